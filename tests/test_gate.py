@@ -83,6 +83,7 @@ def test_barge_in_passes_every_frame_noise_included(audio, bed):
 def test_hysteresis_opens_after_open_frames_and_closes_after_hangover():
     gate = Gate(open_frames=2, hangover_frames=3, min_threshold=200, close_ratio=0.5)
     assert gate.process_rms(1000) is False and gate.blocked["onset"] == 1
+    assert gate.onset_pending
     assert gate.process_rms(1000) is True and gate.is_open
     # Between the close (100) and open (200) thresholds: speech goes on.
     assert gate.process_rms(150) is True and gate.passed["speech"] == 2

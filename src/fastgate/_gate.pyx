@@ -114,6 +114,11 @@ cdef class Gate:
         return self.step(rms)
 
     @property
+    def onset_pending(self) -> bool:
+        """True after a frame blocked as "onset": the gate may open on the next frame."""
+        return not self.is_open and self._above_run > 0
+
+    @property
     def threshold(self) -> float:
         """RMS at or above which a frame counts towards opening."""
         return max(self.min_threshold, self.noise_floor * self.open_factor)

@@ -1,0 +1,1 @@
+"""Protocol-faithful peers for tests and demos: an OpenAI Realtime (GA) server and a Twilio caller."""

@@ -1,0 +1,121 @@
+"""AI audio on its way to the caller: our outbound queue, Twilio's buffer, and what was heard.
+
+Deltas are re-cut into chunks of `chunk_ms` (Twilio plays tiny media messages choppily), each
+followed by a uniquely named mark. At most `lead_ms` of audio is outstanding at Twilio (sent,
+mark not yet echoed); the rest waits in our queue, so a barge-in has little to clear. Echoed
+marks tell how much of each assistant item the caller heard; between two marks, the position
+is interpolated from the clock, never beyond the chunk being played.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import fastgate
+
+BYTES_PER_MS = 8
+
+
+@dataclass(slots=True)
+class Chunk:
+    item_id: str
+    audio: bytes
+    start_ms: int  # position of this chunk within its item's audio
+    mark: str = ""
+    sent_at: float = 0.0
+
+    @property
+    def duration_ms(self) -> float:
+        return len(self.audio) / BYTES_PER_MS
+
+
+class Playback:
+    def __init__(self, chunk_ms: int = 100, lead_ms: int = 300) -> None:
+        self.chunk_bytes = chunk_ms * BYTES_PER_MS
+        self.lead_ms = lead_ms
+        self.queue: deque[Chunk] = deque()  # ours, not yet sent
+        self.outstanding: deque[Chunk] = deque()  # sent to Twilio, mark not echoed yet
+        self.received_ms: dict[str, int] = {}  # audio received per item
+        self.heard_ms: dict[str, int] = {}  # acknowledged by marks, per item
+        self._framer = fastgate.Framer(self.chunk_bytes)
+        self._framing_item: str | None = None
+        self._framed_bytes = 0
+        self._marks = 0
+        self._last_ack_at: float | None = None
+
+    @property
+    def is_playing(self) -> bool:
+        return bool(self.queue or self.outstanding or self._framer.pending)
+
+    @property
+    def outstanding_ms(self) -> float:
+        return sum(c.duration_ms for c in self.outstanding)
+
+    def add_audio(self, item_id: str, audio: bytes) -> None:
+        if item_id != self._framing_item:
+            self.end_item()
+            self._framing_item = item_id
+            self._framed_bytes = 0
+        self.received_ms[item_id] = self.received_ms.get(item_id, 0) + len(audio) // BYTES_PER_MS
+        for frame in self._framer.push(audio):
+            self._enqueue(item_id, frame)
+
+    def end_item(self) -> None:
+        """The current item's audio is complete: its last, shorter chunk goes out too."""
+        if self._framing_item is not None and self._framer.pending:
+            size = self._framer.pending
+            tail = self._framer.flush()
+            assert tail is not None
+            self._enqueue(self._framing_item, tail[:size])  # only what the model produced, no padding
+        self._framing_item = None
+
+    def _enqueue(self, item_id: str, audio: bytes) -> None:
+        self.queue.append(Chunk(item_id, audio, self._framed_bytes // BYTES_PER_MS))
+        self._framed_bytes += len(audio)
+
+    def release(self, now_ms: float) -> list[Chunk]:
+        """Chunks to send now, each already given its mark name."""
+        out = []
+        while self.queue and self.outstanding_ms < self.lead_ms:
+            chunk = self.queue.popleft()
+            self._marks += 1
+            chunk.mark = f"fg{self._marks}"
+            chunk.sent_at = now_ms
+            self.outstanding.append(chunk)
+            out.append(chunk)
+        return out
+
+    def on_mark(self, name: str, now_ms: float) -> bool:
+        """A mark came back: everything up to it was played. False for unknown (e.g. cleared) marks."""
+        if not any(c.mark == name for c in self.outstanding):
+            return False
+        while self.outstanding:
+            chunk = self.outstanding.popleft()
+            self.heard_ms[chunk.item_id] = chunk.start_ms + round(chunk.duration_ms)
+            if chunk.mark == name:
+                break
+        self._last_ack_at = now_ms
+        return True
+
+    def playing_position(self, now_ms: float) -> tuple[str, int] | None:
+        """(item, ms heard) for the item the caller is hearing now, or None when nothing plays."""
+        if self.outstanding:
+            chunk = self.outstanding[0]
+            started = chunk.sent_at if self._last_ack_at is None else max(chunk.sent_at, self._last_ack_at)
+            into = min(max(now_ms - started, 0.0), chunk.duration_ms)
+            return chunk.item_id, int(chunk.start_ms + into)
+        if self.queue:
+            chunk = self.queue[0]
+            return chunk.item_id, chunk.start_ms
+        return None
+
+    def flush(self) -> int:
+        """Barge-in: drop our queue and forget what Twilio held. Returns 20 ms frames dropped locally."""
+        local = sum(len(c.audio) for c in self.queue) + self._framer.pending
+        self.queue.clear()
+        self.outstanding.clear()
+        self._framer.reset()
+        self._framing_item = None
+        self._last_ack_at = None
+        return -(-local // fastgate.FRAME_BYTES)

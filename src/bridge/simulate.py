@@ -1,0 +1,259 @@
+"""`fastgate-bridge simulate`: the bridge between the two simulators over loopback, and what happened."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Any
+
+from bridge.call import CallPolicy
+from bridge.config import CallConfig
+from bridge.server import BridgeServer, CallReport
+from bridge.settings import Settings
+from bridge.sim.clock import ScaledClock
+from bridge.sim.realtime_server import RealtimeSimulator, SimSession
+from bridge.sim.scenario import Scenario
+from bridge.sim.twilio_caller import CallerRecord, TwilioCaller
+
+SIM_KEY = "sim-key"
+FRAME_MS, FRAME_BYTES = 20, 160
+
+
+@dataclass
+class BargeInFigures:
+    at_ms: float
+    reaction_ms: float  # speech_started sent -> clear at the caller and response.cancel at the server
+    heard_after_clear_ms: float  # AI audio of the interrupted reply the caller still heard
+    cancel_id_ok: bool
+    truncate_ms: int | None
+    heard_ms: float  # how much of the interrupted reply the caller heard
+    late_deltas: int  # deltas the server sent after our response.cancel
+    frames_checked: int  # caller frames of the interrupting utterance
+    frames_unchanged: int  # ... that reached the server exactly as sent
+    next_response_after_turn: bool  # the next answer came from the new utterance's turn
+
+
+@dataclass
+class Simulation:
+    scenario: Scenario
+    caller: CallerRecord
+    server_session: SimSession
+    report: CallReport
+    time_scale: float
+
+    def barge_ins(self) -> list[BargeInFigures]:
+        return [self._barge_in_figures(i) for i in range(len(self.report.barge_ins))]
+
+    def errors(self) -> list[dict[str, Any]]:
+        return self.server_session.errors()
+
+    def _barge_in_figures(self, index: int) -> BargeInFigures:
+        s, c = self.server_session, self.caller
+        started = [
+            r
+            for r in s.record
+            if r.direction == "out" and r.event["type"] == "input_audio_buffer.speech_started"
+        ]
+        barge = self.report.barge_ins[index]
+        # the speech_started that triggered this barge-in: the last one at or before it
+        trigger = max(
+            (r for r in started if r.t_ms <= barge_ms_abs(self, barge.at_ms) + 5), key=lambda r: r.t_ms
+        )
+        t_ss = trigger.t_ms
+        cancels = [
+            r
+            for r in s.record
+            if r.direction == "in" and r.event["type"] == "response.cancel" and r.t_ms >= t_ss
+        ]
+        clears = [t for t, _ in c.clears if t >= t_ss]
+        t_clear = clears[0] if clears else float("inf")
+        t_cancel = cancels[0].t_ms if cancels else t_ss
+        onsets_after = [t for t in c.ai_onsets if t > t_clear]
+        next_onset = onsets_after[0] if onsets_after else float("inf")
+        heard_after = sum(len(chunk) / 8 for t, chunk in c.heard if t_clear <= t < next_onset)
+        onset = max((t for t in c.ai_onsets if t <= t_ss), default=c.started_at)
+        heard = sum(len(chunk) / 8 for t, chunk in c.heard if onset <= t < t_clear)
+        interrupted = next((r for r in s.responses if r.cancel_reason), None)
+        cancel_ok = (
+            bool(cancels)
+            and interrupted is not None
+            and cancels[0].event.get("response_id") == interrupted.id
+        )
+        late = 0
+        if cancels and interrupted is not None:
+            late = sum(
+                1
+                for r in s.record
+                if r.direction == "out"
+                and r.t_ms >= cancels[0].t_ms
+                and r.event["type"] == "response.output_audio.delta"
+                and r.event.get("response_id") == interrupted.id
+            )
+        stopped = next(
+            (
+                r
+                for r in s.record
+                if r.direction == "out"
+                and r.t_ms > t_ss
+                and r.event["type"] == "input_audio_buffer.speech_stopped"
+            ),
+            None,
+        )
+        prefix = int(s.config["audio"]["input"]["turn_detection"].get("prefix_padding_ms", 300))
+        first = (trigger.event["audio_start_ms"] + prefix) // FRAME_MS
+        last = (stopped.event["audio_end_ms"] // FRAME_MS) if stopped else len(c.sent)
+        checked = unchanged = 0
+        for k in range(first, min(last, len(c.sent))):
+            checked += 1
+            unchanged += bytes(s.input_audio[k * FRAME_BYTES : (k + 1) * FRAME_BYTES]) == c.sent[k]
+        created_after = [
+            r
+            for r in s.record
+            if r.direction == "out" and r.event["type"] == "response.created" and r.t_ms > t_ss
+        ]
+        creates_between = [
+            r
+            for r in s.record
+            if r.direction == "in"
+            and r.event["type"] == "response.create"
+            and t_ss <= r.t_ms <= (created_after[0].t_ms if created_after else float("inf"))
+        ]
+        next_ok = (
+            bool(created_after)
+            and stopped is not None
+            and created_after[0].t_ms >= stopped.t_ms
+            and not creates_between
+        )
+        return BargeInFigures(
+            at_ms=t_ss,
+            reaction_ms=max(min(t_clear, 1e9), t_cancel) - t_ss,
+            heard_after_clear_ms=heard_after,
+            cancel_id_ok=cancel_ok,
+            truncate_ms=barge.truncated_at_ms,
+            heard_ms=heard,
+            late_deltas=late,
+            frames_checked=checked,
+            frames_unchanged=unchanged,
+            next_response_after_turn=next_ok,
+        )
+
+    def timeline(self) -> list[tuple[float, str, str]]:
+        rows: list[tuple[float, str, str]] = []
+        for t, message in self.report.log_lines:
+            rows.append((t, "bridge", message.split("ms ", 1)[-1]))
+        shown_out = {
+            "input_audio_buffer.speech_started",
+            "input_audio_buffer.speech_stopped",
+            "response.created",
+            "response.done",
+            "conversation.item.input_audio_transcription.completed",
+            "conversation.item.truncated",
+            "error",
+            "response.function_call_arguments.done",
+        }
+        shown_in = {
+            "response.cancel",
+            "conversation.item.truncate",
+            "response.create",
+            "session.update",
+            "conversation.item.create",
+        }
+        for r in self.server_session.record:
+            kind = r.event["type"]
+            if (r.direction == "out" and kind in shown_out) or (r.direction == "in" and kind in shown_in):
+                rows.append(
+                    (r.t_ms, "realtime " + ("->" if r.direction == "out" else "<-"), _describe(r.event))
+                )
+        c = self.caller
+        for t in c.ai_onsets:
+            rows.append((t, "caller", "starts hearing the AI"))
+        for t, dropped in c.clears:
+            rows.append((t, "caller", f"Twilio clear: {dropped / 8:.0f} ms of buffered AI audio dropped"))
+        for start, end, text in c.utterances:
+            rows.append((start, "caller", f"says {text!r} ({end - start:.0f} ms)"))
+        rows.sort(key=lambda row: row[0])
+        t0 = c.started_at
+        return [(t - t0, who, what) for t, who, what in rows]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "scenario": self.scenario.name,
+            "time_scale": self.time_scale,
+            "ended": self.report.ended,
+            "duration_ms": round(self.report.duration_ms),
+            "barge_ins": [{f.name: getattr(b, f.name) for f in fields(b)} for b in self.barge_ins()],
+            "stats": dict(self.report.stats.__dict__),
+            "server_errors": self.errors(),
+            "transcript": [
+                {"ms": round(t), "who": who, "text": text} for t, who, text in self.report.transcript
+            ],
+            "timeline": [{"ms": round(t), "who": who, "what": what} for t, who, what in self.timeline()],
+            "caller": self.caller.to_json(),
+        }
+
+
+def barge_ms_abs(sim: Simulation, at_ms: float) -> float:
+    """A barge-in's time (ms since the call began, bridge clock) on the shared clock."""
+    return sim.report.started_at + at_ms
+
+
+def _describe(event: dict[str, Any]) -> str:
+    kind = event["type"]
+    details = {
+        "input_audio_buffer.speech_started": lambda e: f"audio_start_ms={e['audio_start_ms']}",
+        "input_audio_buffer.speech_stopped": lambda e: f"audio_end_ms={e['audio_end_ms']}",
+        "response.created": lambda e: e["response"]["id"],
+        "response.done": lambda e: f"{e['response']['id']} {e['response']['status']}",
+        "conversation.item.input_audio_transcription.completed": lambda e: repr(e["transcript"]),
+        "conversation.item.truncated": lambda e: f"{e['item_id']} at {e['audio_end_ms']} ms",
+        "conversation.item.truncate": lambda e: f"{e['item_id']} at {e['audio_end_ms']} ms",
+        "response.cancel": lambda e: str(e.get("response_id")),
+        "error": lambda e: f"{e['error'].get('code')}: {e['error'].get('message')}",
+        "response.function_call_arguments.done": lambda e: f"{e['name']}({e['arguments']})",
+        "conversation.item.create": lambda e: e["item"].get("type", ""),
+    }.get(kind)
+    return f"{kind} {details(event)}" if details else kind
+
+
+def call_config(scenario: Scenario, base: CallConfig | None = None) -> CallConfig:
+    base = base or CallConfig()
+    known = {f.name for f in fields(CallConfig)}
+    unknown = set(scenario.session) - known
+    if unknown:
+        raise ValueError(f"scenario [session] has unknown keys: {', '.join(sorted(unknown))}")
+    return CallConfig(**{**base.__dict__, **scenario.session})
+
+
+async def run_simulation(
+    scenario: Scenario,
+    *,
+    time_scale: float = 1.0,
+    config: CallConfig | None = None,
+    policy_factory: Callable[[], CallPolicy] | None = None,
+    timeout_s: float | None = None,
+) -> Simulation:
+    clock = ScaledClock(time_scale)
+    async with RealtimeSimulator(scenario, api_key=SIM_KEY, clock=clock) as realtime:
+        settings = Settings(
+            host="127.0.0.1",
+            port=0,
+            realtime_url=realtime.base_url,
+            api_key=SIM_KEY,
+            call=call_config(scenario, config),
+            drain_seconds=5.0,
+        )
+        server = BridgeServer(
+            settings, clock=clock.now_ms, time_scale=time_scale, policy_factory=policy_factory
+        )
+        port = await server.start()
+        try:
+            caller = TwilioCaller(f"ws://127.0.0.1:{port}/media-stream", scenario, clock=clock)
+            limit = timeout_s or (scenario.caller.max_ms / 1000 * time_scale + 30)
+            record = await asyncio.wait_for(caller.run(), limit)
+            while not server.finished:
+                await asyncio.sleep(0.01)
+        finally:
+            await server.stop(drain_seconds=2.0)
+        await asyncio.sleep(0.05)
+        return Simulation(scenario, record, realtime.sessions[-1], server.finished[-1], time_scale)
