@@ -127,6 +127,12 @@ class RealtimeSimulator:
         )
         self.port = self._server.sockets[0].getsockname()[1] if self.port == 0 else self.port
 
+    async def drop_connections(self, code: int = 1011, reason: str = "simulated server failure") -> None:
+        """Close every session's socket from the server side, as a failing service would."""
+        if self._server is not None:
+            for connection in list(self._server.connections):
+                await connection.close(code, reason)
+
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
@@ -643,12 +649,12 @@ class _Connection:
         clock = self.s.clock
         started = clock.now_ms()
         for n, piece in enumerate(chunks, 1):
+            if not response.cancel_reason:
+                await clock.sleep_until_ms(started + (n - 1) * self.delta_ms / self.speed)
             if response.cancel_reason:
                 if after_cancel >= self.inflight:
                     break
                 after_cancel += 1  # already on the wire when the cancel arrived: no pacing
-            else:
-                await clock.sleep_until_ms(started + (n - 1) * self.delta_ms / self.speed)
             record["audio"] += piece
             await self.send(
                 {

@@ -1,0 +1,133 @@
+"""Builders for the messages the two peers send, for sans-I/O tests."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from bridge.actions import Action, EndCall, Log, SendRealtime, SendTwilio
+from bridge.call import Call
+from bridge.config import CallConfig
+
+STREAM = "MZ00000000000000000000000000000001"
+LOUD = bytes([0x80]) * 160  # the loudest mu-law code
+QUIET = b"\xff" * 160
+
+
+def media(frame: bytes, seq: int = 1) -> str:
+    return json.dumps(
+        {
+            "event": "media",
+            "sequenceNumber": str(seq),
+            "streamSid": STREAM,
+            "media": {
+                "track": "inbound",
+                "chunk": str(seq),
+                "timestamp": str(seq * 20),
+                "payload": base64.b64encode(frame).decode(),
+            },
+        }
+    )
+
+
+def start(caller: str = "+972541234567") -> str:
+    return json.dumps(
+        {
+            "event": "start",
+            "sequenceNumber": "1",
+            "streamSid": STREAM,
+            "start": {
+                "streamSid": STREAM,
+                "callSid": "CA1",
+                "accountSid": "AC1",
+                "tracks": ["inbound"],
+                "customParameters": {"caller": caller},
+                "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+            },
+        }
+    )
+
+
+def mark(name: str) -> str:
+    return json.dumps({"event": "mark", "streamSid": STREAM, "sequenceNumber": "9", "mark": {"name": name}})
+
+
+def rt(type_: str, **fields: Any) -> str:
+    return json.dumps({"type": type_, "event_id": "event_x", **fields})
+
+
+def delta(response_id: str, item_id: str, audio: bytes) -> str:
+    return rt(
+        "response.output_audio.delta",
+        response_id=response_id,
+        item_id=item_id,
+        output_index=0,
+        content_index=0,
+        delta=base64.b64encode(audio).decode(),
+    )
+
+
+def created(response_id: str) -> str:
+    return rt(
+        "response.created",
+        response={"id": response_id, "object": "realtime.response", "status": "in_progress", "output": []},
+    )
+
+
+def done(response_id: str, status: str = "completed") -> str:
+    return rt(
+        "response.done",
+        response={"id": response_id, "object": "realtime.response", "status": status, "output": []},
+    )
+
+
+class Harness:
+    """A Call with its actions collected and sorted by kind."""
+
+    def __init__(self, config: CallConfig | None = None, policy: Any = None) -> None:
+        self.call = Call(config or CallConfig(greet_first=False), policy=policy, now_ms=0)
+        self.now = 0.0
+        self.sent: list[Action] = []
+
+    def collect(self) -> list[Action]:
+        actions = self.call.actions()
+        self.sent.extend(actions)
+        return actions
+
+    def twilio(self, text: str, at: float | None = None) -> list[Action]:
+        self.now = self.now if at is None else at
+        self.call.receive_twilio(text, self.now)
+        return self.collect()
+
+    def realtime(self, text: str, at: float | None = None) -> list[Action]:
+        self.now = self.now if at is None else at
+        self.call.receive_realtime(text, self.now)
+        return self.collect()
+
+    def tick(self, at: float) -> list[Action]:
+        self.now = at
+        self.call.tick(at)
+        return self.collect()
+
+    def ready(self) -> None:
+        self.call.realtime_connected(0)
+        self.realtime(rt("session.updated", session={}))
+        self.twilio(start())
+        self.collect()
+
+
+def to_realtime(actions: list[Action]) -> list[dict[str, Any]]:
+    return [json.loads(a.text) for a in actions if isinstance(a, SendRealtime)]
+
+
+def to_twilio(actions: list[Action]) -> list[dict[str, Any]]:
+    return [json.loads(a.text) for a in actions if isinstance(a, SendTwilio)]
+
+
+def logs(actions: list[Action]) -> list[str]:
+    return [a.message for a in actions if isinstance(a, Log)]
+
+
+def ends(actions: list[Action]) -> list[str]:
+    return [a.reason for a in actions if isinstance(a, EndCall)]

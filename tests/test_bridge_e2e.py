@@ -1,0 +1,117 @@
+"""The bridge between the two simulators over real websockets on 127.0.0.1, scenario by scenario.
+
+Timing bounds here are generous on purpose; the tight figures live in benchmarks/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+
+import pytest
+from pydantic import TypeAdapter
+
+from bridge.config import CallConfig
+from bridge.sim.scenario import load_scenario
+from bridge.simulate import Simulation, run_simulation
+
+CLIENT_EVENTS = TypeAdapter(__import__("openai.types.realtime", fromlist=["x"]).RealtimeClientEvent)
+
+
+@functools.cache
+def simulated(name: str, time_scale: float, server_interrupt: bool = False) -> Simulation:
+    config = CallConfig(server_interrupt=True) if server_interrupt else None
+    scenario = load_scenario(name)
+    if server_interrupt:
+        scenario = scenario.__class__(
+            **{**scenario.__dict__, "session": {**scenario.session, "server_interrupt": True}}
+        )
+    return asyncio.run(run_simulation(scenario, time_scale=time_scale, config=config))
+
+
+def client_events_are_valid_ga(sim: Simulation) -> None:
+    for r in sim.server_session.record:
+        if r.direction == "in":
+            event = dict(r.event)
+            if event["type"] == "input_audio_buffer.append":
+                event["audio"] = ""
+            CLIENT_EVENTS.validate_python(event)
+
+
+@pytest.fixture(scope="module")
+def seed() -> Simulation:
+    return simulated("seed-barge-in", 0.5)
+
+
+def test_seed_one_barge_in_with_every_rule(seed):
+    (b,) = seed.barge_ins()
+    assert b.heard_after_clear_ms <= 20, "the caller heard AI audio more than one frame after clear"
+    assert b.cancel_id_ok, "response.cancel did not carry the active response id"
+    assert b.truncate_ms is not None and abs(b.truncate_ms - b.heard_ms) <= 40
+    assert b.frames_checked > 50 and b.frames_unchanged == b.frames_checked
+    assert b.next_response_after_turn
+    assert b.reaction_ms < 250
+
+
+def test_seed_drops_the_late_deltas_and_provokes_no_error(seed):
+    (b,) = seed.barge_ins()
+    assert b.late_deltas >= 1
+    assert seed.report.stats.late_deltas_dropped == b.late_deltas
+    assert seed.errors() == []
+
+
+def test_seed_next_answer_is_about_the_new_words(seed):
+    caller_lines = [text for _, who, text in seed.report.transcript if who == "caller"]
+    ai_lines = [text for _, who, text in seed.report.transcript if who == "assistant"]
+    assert caller_lines[0] == "לא… קליבר אמונה… קריית שמונה"
+    assert ai_lines[0] == "סליחה על הטעות. קריית שמונה, נכון?"  # the interrupted line never completed
+    truncated = seed.server_session.truncations
+    assert len(truncated) == 1
+    item = seed.server_session.items[truncated[0][0]]
+    assert item["truncated_ms"] == truncated[0][1] < len(item["audio"]) // 8
+
+
+def test_seed_bridge_speaks_valid_ga_events(seed):
+    client_events_are_valid_ga(seed)
+    kinds = [r.event["type"] for r in seed.server_session.record if r.direction == "in"]
+    assert kinds[0] == "session.update"
+    assert kinds.count("response.create") == 1  # the greeting; every other answer came from a turn
+
+
+def test_seed_story_is_in_the_logs(seed):
+    text = "\n".join(line for _, line in seed.report.log_lines)
+    for tag in ("[BARGE-IN]", "[TX_FLUSH]", "[TRUNCATE]", "[AUDIO GATE]", "[END]"):
+        assert tag in text
+
+
+def test_noise_only_never_barges_in_and_the_ai_finishes():
+    sim = simulated("noise-only", 0.25)
+    assert sim.barge_ins() == [] and sim.errors() == []
+    heard = sum(len(chunk) for _, chunk in sim.caller.heard)
+    assert heard == len(sim.scenario.replies[0].audio)
+    assert sim.report.stats.frames_forwarded == 0  # line noise never passed the gate
+
+
+def test_cough_is_a_false_interruption_and_the_ai_asks_again():
+    sim = simulated("cough", 0.25)
+    assert len(sim.barge_ins()) == 1 and sim.errors() == []
+    assert len(sim.caller.ai_onsets) == 2
+
+
+def test_happy_path_has_no_barge_in_and_every_reply_is_heard():
+    sim = simulated("happy-path", 0.25)
+    assert sim.barge_ins() == [] and sim.errors() == []
+    assert len(sim.caller.ai_onsets) == 4
+    heard = sum(len(chunk) for _, chunk in sim.caller.heard)
+    assert heard == sum(len(r.audio) for r in sim.scenario.replies)
+    client_events_are_valid_ga(sim)
+
+
+def test_server_interrupt_on_is_tolerated():
+    sim = simulated("seed-barge-in", 0.5, server_interrupt=True)
+    (b,) = sim.barge_ins()
+    codes = [e["code"] for e in sim.errors()]
+    assert set(codes) <= {"response_cancel_not_active"}
+    assert sim.report.stats.realtime_errors == {c: codes.count(c) for c in set(codes)}
+    assert b.heard_after_clear_ms <= 20 and b.next_response_after_turn
+    assert sim.report.ended == "caller hung up"
