@@ -57,10 +57,13 @@ class CallSession:
         self._write_lock = asyncio.Lock()
         self._rt_backlog: list[str] = []
         self._closing = False
+        self._pending_flush: asyncio.Future[None] | None = None
 
     async def run(self) -> None:
         metrics.CALLS_ACTIVE.inc()
         tasks = [asyncio.create_task(self._realtime_side()), asyncio.create_task(self._ticker())]
+        for task in tasks:
+            task.add_done_callback(self._side_task_done)
         try:
             await self._twilio_side()
         finally:
@@ -74,6 +77,14 @@ class CallSession:
                 await self.realtime.close()
             metrics.CALLS_ACTIVE.dec()
             self._report()
+
+    def _side_task_done(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled() or task.exception() is None:
+            return
+        log.error("[%s] call task failed", self.call.call_sid, exc_info=task.exception())
+        if self.call.ended is None:
+            self.call.end(f"internal error: {task.exception()!r}")
+            self._pending_flush = asyncio.ensure_future(self.flush())
 
     async def _twilio_side(self) -> None:
         async for msg in self.twilio_ws:
@@ -114,8 +125,8 @@ class CallSession:
         except ConnectionClosed:
             pass
         if self.call.ended is None:
-            rcvd = self.realtime.close_rcvd
-            why = f"{rcvd.code} {rcvd.reason}".strip() if rcvd else "no close frame"
+            code, reason = self.realtime.close_code, self.realtime.close_reason
+            why = f"{code} {reason}".strip() if code is not None else "no close frame"
             self.call.end(f"realtime connection lost ({why})")
             await self.flush()
 

@@ -1,0 +1,270 @@
+"""The call server's I/O: HTTP endpoints, signatures, bad input, failures and draining."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from contextlib import asynccontextmanager
+from typing import Any
+
+import aiohttp
+import pytest
+from twilio.request_validator import RequestValidator
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from bridge.config import CallConfig
+from bridge.server import BridgeServer
+from bridge.settings import Settings
+from bridge.sim.realtime_server import RealtimeSimulator
+from bridge.sim.scenario import load_scenario
+from bridge.sim.twilio_caller import TwilioCaller
+
+KEY = "k"
+TOKEN = "twilio-auth-token"
+
+
+def run(coro):
+    return asyncio.run(asyncio.wait_for(coro, 90))
+
+
+@asynccontextmanager
+async def stack(scenario: str = "seed-barge-in", **settings: Any):
+    sc = load_scenario(scenario)
+    async with RealtimeSimulator(sc, api_key=KEY) as sim:
+        server = BridgeServer(
+            Settings(
+                host="127.0.0.1",
+                port=0,
+                realtime_url=sim.base_url,
+                api_key=KEY,
+                call=CallConfig(silence_duration_ms=600),
+                drain_seconds=5,
+                **settings,
+            )
+        )
+        port = await server.start()
+        try:
+            yield sim, server, port, sc
+        finally:
+            await server.stop(drain_seconds=1)
+
+
+async def wait_for(predicate, timeout: float = 10.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.01)
+
+
+def media(sid: str, frame: bytes = b"\xff" * 160) -> str:
+    return json.dumps(
+        {
+            "event": "media",
+            "streamSid": sid,
+            "media": {
+                "track": "inbound",
+                "chunk": "1",
+                "timestamp": "0",
+                "payload": base64.b64encode(frame).decode(),
+            },
+        }
+    )
+
+
+def start(sid: str = "MZtest") -> str:
+    return json.dumps(
+        {
+            "event": "start",
+            "streamSid": sid,
+            "start": {
+                "streamSid": sid,
+                "callSid": "CAtest",
+                "accountSid": "AC",
+                "tracks": ["inbound"],
+                "customParameters": {"caller": "+972541234567"},
+                "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+            },
+        }
+    )
+
+
+def test_healthz_metrics_and_twiml():
+    async def go():
+        async with stack() as (_, _server, port, _sc), aiohttp.ClientSession() as http:
+            base = f"http://127.0.0.1:{port}"
+            async with http.get(base + "/healthz") as r:
+                assert r.status == 200 and (await r.json()) == {"status": "ok", "calls": 0}
+            async with http.get(base + "/metrics") as r:
+                text = await r.text()
+                assert "fastgate_barge_in_reaction_seconds" in text and "fastgate_calls_active" in text
+            async with http.post(
+                base + "/incoming-call", data={"From": "+972541234567", "CallSid": "CA1"}
+            ) as r:
+                twiml = await r.text()
+                assert r.status == 200 and r.content_type == "text/xml"
+            assert f'<Connect><Stream url="ws://127.0.0.1:{port}/media-stream">' in twiml
+            assert '<Parameter name="caller" value="+972541234567" />' in twiml
+
+    run(go())
+
+
+def test_public_url_makes_a_wss_stream_url():
+    async def go():
+        async with stack(public_url="https://voice.example.com") as (_, _s, port, _sc):
+            url = f"http://127.0.0.1:{port}/incoming-call"
+            async with aiohttp.ClientSession() as h, h.post(url, data={"From": "+1"}) as r:
+                assert '<Stream url="wss://voice.example.com/media-stream">' in await r.text()
+
+    run(go())
+
+
+def test_twilio_signatures_are_required_when_a_token_is_set():
+    async def go():
+        public = "https://voice.example.com"
+        async with (
+            stack(public_url=public, twilio_auth_token=TOKEN) as (_, _s, port, _sc),
+            aiohttp.ClientSession() as http,
+        ):
+            params = {"From": "+972541234567", "CallSid": "CA1"}
+            url = f"http://127.0.0.1:{port}/incoming-call"
+            async with http.post(url, data=params) as r:
+                assert r.status == 403
+            good = RequestValidator(TOKEN).compute_signature(public + "/incoming-call", params)
+            async with http.post(url, data=params, headers={"X-Twilio-Signature": good}) as r:
+                assert r.status == 200
+            async with http.post(
+                url, data={**params, "From": "+1999"}, headers={"X-Twilio-Signature": good}
+            ) as r:
+                assert r.status == 403  # the body is covered by the signature
+            ws_url = f"ws://127.0.0.1:{port}/media-stream"
+            with pytest.raises(InvalidStatus) as refused:
+                await connect(ws_url)
+            assert refused.value.response.status_code == 403
+            signature = RequestValidator(TOKEN).compute_signature("wss://voice.example.com/media-stream", {})
+            async with connect(ws_url, additional_headers={"X-Twilio-Signature": signature}) as ws:
+                await ws.send(json.dumps({"event": "connected"}))
+
+    run(go())
+
+
+def test_bad_messages_mid_call_are_skipped_and_the_call_goes_on():
+    async def go():
+        async with stack() as (sim, server, port, _sc):
+            async with connect(f"ws://127.0.0.1:{port}/media-stream") as ws:
+                await ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
+                await ws.send(start())
+                for bad in (
+                    "not json",
+                    '{"event":"media","media":{"payload":"***"}}',
+                    "[1,2]",
+                    '{"event":"media","streamSid":"MZtest","media":{"payload":"AAA"}}',
+                    b"\x00\xff",
+                ):
+                    await ws.send(bad)
+                for _ in range(5):
+                    await ws.send(media("MZtest"))
+                await wait_for(lambda: sim.sessions and len(sim.sessions[0].input_audio) >= 800)
+                await ws.send(json.dumps({"event": "stop", "streamSid": "MZtest", "stop": {}}))
+            await wait_for(lambda: server.finished)
+            report = server.finished[-1]
+            assert report.stats.malformed_twilio == 5 and report.ended == "caller hung up"
+            assert len(sim.sessions[0].input_audio) == 800
+            await wait_for(lambda: sim.sessions[0].closed.is_set())  # the Realtime session was closed too
+
+    run(go())
+
+
+def test_oversized_twilio_message_ends_only_that_call():
+    async def go():
+        async with stack(max_message_bytes=4096) as (_sim, server, port, sc):
+            async with connect(f"ws://127.0.0.1:{port}/media-stream") as ws:
+                await ws.send(start())
+                await ws.send("x" * 10000)
+                with pytest.raises(ConnectionClosed):
+                    for _ in range(100):
+                        await ws.recv()
+            await wait_for(lambda: server.finished)
+            assert "twilio socket" in server.finished[-1].ended
+            record = await TwilioCaller(f"ws://127.0.0.1:{port}/media-stream", sc, time_scale=0.25).run()
+            assert record.ai_onsets  # the next call is served
+
+    run(go())
+
+
+def test_realtime_drop_mid_call_ends_the_call_cleanly_and_the_server_serves_the_next():
+    async def go():
+        async with stack("noise-only") as (sim, server, port, sc):
+            caller = asyncio.create_task(
+                TwilioCaller(f"ws://127.0.0.1:{port}/media-stream", sc, time_scale=0.5).run()
+            )
+            await wait_for(lambda: sim.sessions and sim.sessions[0].responses)
+            await sim.drop_connections()
+            record = await caller
+            assert record.ended_by == "server"
+            await wait_for(lambda: server.finished)
+            assert server.finished[-1].ended.startswith("realtime connection lost (1011")
+            again = await TwilioCaller(f"ws://127.0.0.1:{port}/media-stream", sc, time_scale=0.25).run()
+            assert again.ended_by == "caller" and again.ai_onsets
+
+    run(go())
+
+
+def test_unreachable_realtime_ends_the_call_with_the_reason():
+    async def go():
+        server = BridgeServer(
+            Settings(
+                host="127.0.0.1",
+                port=0,
+                realtime_url="ws://127.0.0.1:9/v1",
+                api_key=KEY,
+                realtime_connect_timeout=2,
+            )
+        )
+        port = await server.start()
+        try:
+            record = await TwilioCaller(
+                f"ws://127.0.0.1:{port}/media-stream", load_scenario("noise-only")
+            ).run()
+            assert record.ended_by == "server"
+            await wait_for(lambda: server.finished)
+            assert server.finished[-1].ended.startswith("realtime connection failed")
+        finally:
+            await server.stop(0)
+
+    run(go())
+
+
+def test_caller_hanging_up_mid_sentence_closes_the_realtime_session():
+    async def go():
+        async with stack("seed-barge-in") as (sim, server, port, sc):
+            short = sc.__class__(
+                **{**sc.__dict__, "caller": sc.caller.__class__(**{**sc.caller.__dict__, "max_ms": 1200})}
+            )
+            record = await TwilioCaller(f"ws://127.0.0.1:{port}/media-stream", short, time_scale=0.5).run()
+            assert record.ended_by == "max_ms" and record.heard
+            await wait_for(lambda: server.finished)
+            assert server.finished[-1].ended == "caller hung up"
+            await wait_for(lambda: sim.sessions[0].closed.is_set())
+
+    run(go())
+
+
+def test_drain_refuses_new_calls_and_lets_the_current_one_finish():
+    async def go():
+        async with stack("noise-only") as (_sim, server, port, sc):
+            caller = asyncio.create_task(
+                TwilioCaller(f"ws://127.0.0.1:{port}/media-stream", sc, time_scale=0.25).run()
+            )
+            await wait_for(lambda: server.sessions)
+            stopping = asyncio.create_task(server.stop(drain_seconds=20))
+            await wait_for(lambda: server.draining)
+            async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/healthz") as r:
+                assert r.status == 503
+            with pytest.raises(InvalidStatus):
+                await connect(f"ws://127.0.0.1:{port}/media-stream")
+            record = await caller
+            assert record.ended_by == "caller"  # it was not cut off
+            await stopping
+
+    run(go())
