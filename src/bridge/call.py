@@ -282,7 +282,7 @@ class Call:
             self.stats.late_deltas_dropped += 1
             return
         self.stats.audio_deltas += 1
-        self.playback.add_audio(event["item_id"], base64.b64decode(event["delta"], validate=True))
+        self.playback.add_audio(event["item_id"], binascii.a2b_base64(event["delta"], strict_mode=True))
         self._pump()
 
     def _pump(self) -> None:

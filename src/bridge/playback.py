@@ -43,6 +43,7 @@ class Playback:
         self._framed_bytes = 0
         self._marks = 0
         self._last_ack_at: float | None = None
+        self._outstanding_bytes = 0
 
     @property
     def is_playing(self) -> bool:
@@ -50,7 +51,7 @@ class Playback:
 
     @property
     def outstanding_ms(self) -> float:
-        return sum(c.duration_ms for c in self.outstanding)
+        return self._outstanding_bytes / BYTES_PER_MS
 
     def add_audio(self, item_id: str, audio: bytes) -> None:
         if item_id != self._framing_item:
@@ -83,6 +84,7 @@ class Playback:
             chunk.mark = f"fg{self._marks}"
             chunk.sent_at = now_ms
             self.outstanding.append(chunk)
+            self._outstanding_bytes += len(chunk.audio)
             out.append(chunk)
         return out
 
@@ -92,6 +94,7 @@ class Playback:
             return False
         while self.outstanding:
             chunk = self.outstanding.popleft()
+            self._outstanding_bytes -= len(chunk.audio)
             self.heard_ms[chunk.item_id] = chunk.start_ms + round(chunk.duration_ms)
             if chunk.mark == name:
                 break
@@ -115,6 +118,7 @@ class Playback:
         local = sum(len(c.audio) for c in self.queue) + self._framer.pending
         self.queue.clear()
         self.outstanding.clear()
+        self._outstanding_bytes = 0
         self._framer.reset()
         self._framing_item = None
         self._last_ack_at = None

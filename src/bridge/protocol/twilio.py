@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import binascii
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,7 +74,7 @@ def parse(text: str | bytes) -> TwilioEvent:
         if not isinstance(payload, str):
             raise ProtocolError("Twilio media.payload is not a string")
         try:
-            audio = base64.b64decode(payload, validate=True)
+            audio = binascii.a2b_base64(payload, strict_mode=True)
         except (binascii.Error, ValueError):
             raise ProtocolError("Twilio media.payload is not valid base64") from None
         ts = msg["media"].get("timestamp")
