@@ -7,26 +7,58 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
+import tempfile
 
 import pytest
 from pydantic import TypeAdapter
 
 from bridge.config import CallConfig
+from bridge.policy import intake_factory
+from bridge.policy.profile import load_profile
 from bridge.sim.scenario import load_scenario
 from bridge.simulate import Simulation, run_simulation
+from bridge.store import Lead, LeadStore
 
 CLIENT_EVENTS = TypeAdapter(__import__("openai.types.realtime", fromlist=["x"]).RealtimeClientEvent)
 
 
+DB_DIR = tempfile.mkdtemp(prefix="fastgate-e2e-")
+
+
 @functools.cache
 def simulated(name: str, time_scale: float, server_interrupt: bool = False) -> Simulation:
-    config = CallConfig(server_interrupt=True) if server_interrupt else None
+    """One simulated call with lead intake writing to a real SQLite file (see lead_of)."""
+    profile = load_profile()
+    config = CallConfig(instructions=profile.render_instructions(), server_interrupt=server_interrupt)
     scenario = load_scenario(name)
     if server_interrupt:
         scenario = scenario.__class__(
             **{**scenario.__dict__, "session": {**scenario.session, "server_interrupt": True}}
         )
-    return asyncio.run(run_simulation(scenario, time_scale=time_scale, config=config))
+    store = LeadStore(db_path(name, time_scale, server_interrupt))
+    try:
+        return asyncio.run(
+            run_simulation(
+                scenario, time_scale=time_scale, config=config, policy_factory=intake_factory(profile, store)
+            )
+        )
+    finally:
+        store.close()
+
+
+def db_path(*key: object) -> str:
+    return os.path.join(DB_DIR, "-".join(map(str, key)) + ".db")
+
+
+def lead_of(sim: Simulation, *key: object) -> Lead:
+    """The lead of that call, read back from the SQLite file after the call, by a new connection."""
+    store = LeadStore(db_path(*key))
+    try:
+        (lead,) = [lead for lead in store.leads() if lead.call_sid == sim.report.call_sid]
+        return lead
+    finally:
+        store.close()
 
 
 def client_events_are_valid_ga(sim: Simulation) -> None:
@@ -74,14 +106,58 @@ def test_seed_next_answer_is_about_the_new_words(seed):
 def test_seed_bridge_speaks_valid_ga_events(seed):
     client_events_are_valid_ga(seed)
     kinds = [r.event["type"] for r in seed.server_session.record if r.direction == "in"]
-    assert kinds[0] == "session.update"
-    assert kinds.count("response.create") == 1  # the greeting; every other answer came from a turn
+    assert "session.update" in kinds[:2]
+    creates = [
+        r.t_ms
+        for r in seed.server_session.record
+        if r.direction == "in" and r.event["type"] == "response.create"
+    ]
+    outputs = [
+        r.t_ms
+        for r in seed.server_session.record
+        if r.direction == "in"
+        and r.event["type"] == "conversation.item.create"
+        and r.event["item"]["type"] == "function_call_output"
+    ]
+    tool_rounds = [
+        r
+        for r in seed.server_session.record
+        if r.direction == "out"
+        and r.event["type"] == "response.done"
+        and any(o.get("type") == "function_call" for o in r.event["response"]["output"])
+    ]
+    # the greeting, then one after each round of tool outputs: every other answer came from a turn
+    assert len(creates) == 1 + len(tool_rounds) == 3
+    assert all(any(0 <= c - o < 50 for o in outputs) for c in creates[1:])
 
 
 def test_seed_story_is_in_the_logs(seed):
     text = "\n".join(line for _, line in seed.report.log_lines)
     for tag in ("[BARGE-IN]", "[TX_FLUSH]", "[TRUNCATE]", "[AUDIO GATE]", "[END]"):
         assert tag in text
+
+
+def test_seed_ends_with_the_city_confirmed_in_the_database(seed):
+    lead = lead_of(seed, "seed-barge-in", 0.5, False)
+    assert lead.fields["city"] == "קריית שמונה" and "city" in lead.confirmed
+    assert lead.status == "partial"  # name and number were never given: no hangup, no "confirmed"
+    assert lead.caller_id == "+972541234567"
+
+
+def test_happy_path_saves_a_confirmed_lead_and_hangs_up_after_the_goodbye():
+    sim = simulated("happy-path", 0.25)
+    lead = lead_of(sim, "happy-path", 0.25, False)
+    assert lead.status == "confirmed"
+    assert lead.fields == {
+        "service": "פריצת דלתות",
+        "city": "קריית שמונה",
+        "name": "דני",
+        "phone": "+972541234567",
+    }
+    assert sorted(lead.confirmed) == ["city", "name", "phone", "service"]
+    assert sim.report.ended == "goodbye played" and sim.caller.ended_by == "server"
+    goodbye = sim.scenario.replies[-1].audio
+    assert sim.caller.heard[-1][1] == goodbye[-len(sim.caller.heard[-1][1]) :]  # heard to its last frame
 
 
 def test_noise_only_never_barges_in_and_the_ai_finishes():

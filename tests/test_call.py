@@ -200,6 +200,9 @@ def test_response_guard_never_creates_while_active_or_while_the_caller_speaks():
     h.realtime(rt("input_audio_buffer.speech_started", audio_start_ms=0, item_id="u"))
     assert not h.call.request_response("test")
     h.realtime(rt("input_audio_buffer.speech_stopped", audio_end_ms=10, item_id="u"))
+    assert not h.call.request_response("test")  # the server answers the turn itself (create_response)
+    h.realtime(created("resp_2"))
+    h.realtime(done("resp_2"))
     assert h.call.request_response("test")
     assert not h.call.request_response("twice")  # one is already on its way
     h.collect()

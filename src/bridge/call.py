@@ -28,6 +28,7 @@ from bridge.protocol import ProtocolError, realtime, twilio
 from fastgate import Gate, process_twilio_media
 
 MAX_REMEMBERED_CANCELS = 16
+SERVER_ANSWER_WAIT_MS = 3000
 
 
 class CallPolicy(Protocol):
@@ -97,6 +98,8 @@ class Call:
         self.transcript: list[tuple[float, str, str]] = []  # (ms, "caller" | "assistant", text)
         self.ended: str | None = None
         self.hangup_when_idle = False
+        self.awaiting_server_response: float | None = None  # a turn ended: the server is answering it
+        self._hangup_on_next_response = False
         self._held_onset: tuple[str, str] | None = None  # (caller's payload, silence payload)
         self._early: deque[str] = deque()
         self._idle = True
@@ -174,6 +177,10 @@ class Call:
 
     def tick(self, now_ms: float) -> None:
         self._now = now_ms
+        waiting = self.awaiting_server_response
+        if waiting is not None and now_ms - waiting > SERVER_ANSWER_WAIT_MS:
+            self.awaiting_server_response = None  # no automatic response came (e.g. an empty turn)
+            self._pump()
         self._pump()
         if now_ms - self._summary_at >= self.config.gate_summary_ms:
             self._gate_summary()
@@ -210,6 +217,13 @@ class Call:
         self.stats.responses_requested += 1
         self._send_realtime(realtime.response_create())
         return True
+
+    def hang_up_after_reply(self) -> None:
+        """Smart hangup: end the call once the reply now being made (or the next one) has played."""
+        if self.active_response is not None:
+            self.hangup_when_idle = True
+        else:
+            self._hangup_on_next_response = True
 
     def send_function_output(self, call_id: str, output: str) -> None:
         self._send_realtime(realtime.function_call_output(call_id, output))
@@ -293,7 +307,12 @@ class Call:
         for chunk in self.playback.release(self._now):
             self._actions.append(SendTwilio(twilio.media(sid, base64.b64encode(chunk.audio).decode("ascii"))))
             self._actions.append(SendTwilio(twilio.mark(sid, chunk.mark)))
-        idle = not self.playback.is_playing and self.active_response is None and not self.response_requested
+        idle = (
+            not self.playback.is_playing
+            and self.active_response is None
+            and not self.response_requested
+            and self.awaiting_server_response is None
+        )
         if idle and not self._idle:
             self._playback_idle()
         self._idle = idle
@@ -314,6 +333,10 @@ class Call:
     def _on_response_created(self, event: dict[str, Any]) -> None:
         self.active_response = event["response"]["id"]
         self.response_requested = False
+        self.awaiting_server_response = None
+        if self._hangup_on_next_response:
+            self._hangup_on_next_response = False
+            self.hangup_when_idle = True
         self._log(logging.INFO, f"[RESPONSE] {self.active_response} created")
 
     def _on_response_done(self, event: dict[str, Any]) -> None:
@@ -347,7 +370,9 @@ class Call:
         record = BargeIn(self.elapsed_ms, response_id, position[0] if position else None, None, 0)
         self.barge_ins.append(record)
         self.gate.barge_in_active = True
-        self.hangup_when_idle = False
+        if self.hangup_when_idle or self._hangup_on_next_response:
+            self._log(logging.INFO, "[HANGUP] cancelled: the caller spoke over the goodbye")
+        self.hangup_when_idle = self._hangup_on_next_response = False
         self._log(
             logging.INFO,
             f"[BARGE-IN] caller spoke over the AI (response {response_id or 'done'}, "
@@ -373,6 +398,7 @@ class Call:
 
     def _on_speech_stopped(self, event: dict[str, Any]) -> None:
         self.caller_speaking = False
+        self.awaiting_server_response = self._now  # create_response: the server answers this turn
         if self.gate.barge_in_active:
             self.gate.barge_in_active = False
             record = self.barge_ins[-1]
@@ -447,6 +473,8 @@ class Call:
             return "caller speaking"
         if self.active_response is not None:
             return "response active"
+        if self.awaiting_server_response is not None:
+            return "the server is answering the caller"
         return None
 
     def _send_realtime(self, text: str) -> None:

@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import sys
+import tempfile
 from collections.abc import Coroutine
 from dataclasses import replace
 from pathlib import Path
@@ -70,6 +71,7 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
         default=env("FASTGATE_SERVER_INTERRUPT", "") in ("1", "true", "yes"),
         help="also let the server cancel on VAD (interrupt_response) [FASTGATE_SERVER_INTERRUPT]",
     )
+    _add_intake_flags(p)
     p.add_argument(
         "--drain-seconds",
         type=float,
@@ -78,12 +80,37 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
     )
 
 
+def _add_intake_flags(p: argparse.ArgumentParser, db_default: str | None = None) -> None:
+    p.add_argument(
+        "--profile",
+        default=env("FASTGATE_PROFILE", ""),
+        help="business profile TOML (default: the shipped Hebrew locksmith) [FASTGATE_PROFILE]",
+    )
+    p.add_argument(
+        "--db",
+        default=env("FASTGATE_DB", db_default or "fastgate-leads.db"),
+        help="SQLite file for leads [FASTGATE_DB]",
+    )
+    p.add_argument("--no-intake", action="store_true", help="a plain voice bridge: no tools, no leads")
+
+
 def _add_simulate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("simulate", help="one call through the bridge between the simulators (no API key)")
     p.add_argument("scenario", nargs="?", default="seed-barge-in", help="shipped name or .toml path")
     p.add_argument("--time-scale", type=float, default=1.0, help="0.25 plays four times faster (default 1)")
     p.add_argument("--json", metavar="FILE", help="write the timeline and figures as JSON")
     p.add_argument("--gate-lines", action="store_true", help="show the [AUDIO GATE] summaries too")
+    p.add_argument("--profile", default="", help="business profile TOML (default: the shipped example)")
+    p.add_argument("--db", default="", help="keep the lead in this SQLite file (default: a temporary one)")
+    p.add_argument("--no-intake", action="store_true", help="no tools, no leads")
+
+
+def _add_leads(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("leads", help="list or export the leads")
+    p.add_argument("--db", default=env("FASTGATE_DB", "fastgate-leads.db"), help="[FASTGATE_DB]")
+    p.add_argument("--status", choices=["partial", "confirmed", "abandoned"])
+    p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    p.add_argument("--out", help="write to this file instead of standard output")
 
 
 def _add_sim(sub: argparse._SubParsersAction) -> None:
@@ -109,6 +136,7 @@ def parser() -> argparse.ArgumentParser:
     _add_serve(sub)
     _add_simulate(sub)
     _add_sim(sub)
+    _add_leads(sub)
     sub.add_parser("scenarios", help="list the shipped scenarios")
     return p
 
@@ -119,9 +147,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         return run(serve(args))
     if args.command == "simulate":
-        logging.getLogger("fastgate").setLevel(logging.WARNING)
+        logging.getLogger("fastgate").setLevel(logging.ERROR)  # the story is printed below
         logging.getLogger("websockets").setLevel(logging.WARNING)
         return run(simulate(args))
+    if args.command == "leads":
+        from bridge.leads_cli import show_leads
+
+        return show_leads(args)
     if args.command == "scenarios":
         from bridge.sim.scenario import load_scenario, scenario_names
 
@@ -141,6 +173,9 @@ async def serve(args: argparse.Namespace) -> int:
         silence_duration_ms=args.silence_ms,
         server_interrupt=args.server_interrupt,
     )
+    intake = None if args.no_intake else _intake(args.profile, args.db)
+    if intake is not None:
+        call = replace(call, instructions=intake[0].render_instructions())
     if instructions:
         call = replace(call, instructions=instructions)
     settings = Settings(
@@ -153,10 +188,13 @@ async def serve(args: argparse.Namespace) -> int:
         twilio_account_sid=os.environ.get("TWILIO_ACCOUNT_SID"),
         drain_seconds=args.drain_seconds,
         call=call,
+        db_path=None if args.no_intake else args.db,
+        profile_path=args.profile or None,
+        intake=not args.no_intake,
     )
     if not settings.api_key:
         log.warning("OPENAI_API_KEY is not set: the Realtime API will refuse the calls")
-    server = BridgeServer(settings)
+    server = BridgeServer(settings, policy_factory=intake[1] if intake else None)
     await server.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -169,17 +207,37 @@ async def serve(args: argparse.Namespace) -> int:
 
 
 async def simulate(args: argparse.Namespace) -> int:
-    from bridge.report import print_simulation
+    from bridge.report import print_leads, print_simulation
     from bridge.sim.scenario import load_scenario
     from bridge.simulate import run_simulation
 
     scenario = load_scenario(args.scenario)
-    sim = await run_simulation(scenario, time_scale=args.time_scale)
-    print_simulation(sim, gate_lines=args.gate_lines)
+    with tempfile.TemporaryDirectory() as tmp:
+        intake = None if args.no_intake else _intake(args.profile, args.db or str(Path(tmp) / "leads.db"))
+        config = CallConfig(instructions=intake[0].render_instructions()) if intake else None
+        sim = await run_simulation(
+            scenario, time_scale=args.time_scale, config=config, policy_factory=intake[1] if intake else None
+        )
+        print_simulation(sim, gate_lines=args.gate_lines)
+        if intake is not None:
+            print_leads(intake[2], sim.report.call_sid)
+            sim.leads = [lead.as_dict() for lead in intake[2].leads() if lead.call_sid == sim.report.call_sid]
+            intake[2].close()
     if args.json:
         Path(args.json).write_text(json.dumps(sim.to_json(), ensure_ascii=False, indent=2), "utf-8")
         print(f"\nwrote {args.json}")
     return 0 if not sim.errors() else 1
+
+
+def _intake(profile_path: str, db: str):
+    """(profile, policy factory, store) for lead intake."""
+    from bridge.policy import intake_factory
+    from bridge.policy.profile import load_profile
+    from bridge.store import LeadStore
+
+    profile = load_profile(profile_path or None)
+    store = LeadStore(db)
+    return profile, intake_factory(profile, store), store
 
 
 async def sim_realtime(args: argparse.Namespace) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bridge.simulate import Simulation
+from bridge.store import LeadStore
 
 
 def print_simulation(sim: Simulation, *, gate_lines: bool = False) -> None:
@@ -36,3 +37,15 @@ def print_simulation(sim: Simulation, *, gate_lines: bool = False) -> None:
         print(f"  next answer created for the new utterance: {'yes' if b.next_response_after_turn else 'NO'}")
     errors = sim.errors()
     print("server errors: " + (", ".join(e.get("code", "?") for e in errors) if errors else "none"))
+
+
+def print_leads(store: LeadStore, call_sid: str) -> None:
+    for lead in store.leads():
+        if lead.call_sid != call_sid:
+            continue
+        print(f"\nlead #{lead.id} ({lead.status}) in {store.path}:")
+        for name, value in lead.fields.items():
+            mark = "confirmed" if name in lead.confirmed else "NOT confirmed"
+            print(f"  {name:8s} {value}  [{mark}]")
+        if not lead.fields:
+            print("  (no details)")

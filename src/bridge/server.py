@@ -166,10 +166,32 @@ class CallSession:
         if self._closing:
             return
         self._closing = True
+        if (
+            reason == "goodbye played"
+            and self.settings.twilio_account_sid
+            and self.settings.twilio_auth_token
+        ):
+            await self._hang_up_by_rest()
         if not self.twilio_ws.closed:
             await self.twilio_ws.close()  # Twilio goes on with the TwiML after <Connect>
         if self.realtime is not None:
             await self.realtime.close()
+
+    async def _hang_up_by_rest(self) -> None:
+        """Ends the phone call itself (not just the stream) through Twilio's REST API."""
+        from twilio.base.exceptions import TwilioException
+        from twilio.rest import Client
+
+        s, sid = self.settings, self.call.call_sid
+
+        def hang_up() -> None:
+            Client(s.twilio_account_sid, s.twilio_auth_token).calls(sid).update(status="completed")
+
+        try:
+            await asyncio.wait_for(asyncio.to_thread(hang_up), timeout=5)
+            log.info("[%s] hung up through the Twilio REST API", sid)
+        except (TwilioException, OSError, TimeoutError) as exc:
+            log.warning("[%s] REST hangup failed (%s); closing the stream instead", sid, exc)
 
     def _report(self) -> None:
         c = self.call

@@ -28,6 +28,9 @@ class Settings:
     realtime_max_message_bytes: int = 16 << 20
     realtime_connect_timeout: float = 10.0
     tick_ms: float = 20.0
+    db_path: str | None = None  # leads (SQLite); None: lead intake keeps no record
+    profile_path: str | None = None  # business profile TOML; None: the shipped example
+    intake: bool = True
     call: CallConfig = field(default_factory=CallConfig)
 
     @property

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from bridge.call import CallPolicy
@@ -41,6 +41,7 @@ class Simulation:
     server_session: SimSession
     report: CallReport
     time_scale: float
+    leads: list[dict[str, Any]] = field(default_factory=list)  # filled in when lead intake ran
 
     def barge_ins(self) -> list[BargeInFigures]:
         return [self._barge_in_figures(i) for i in range(len(self.report.barge_ins))]
@@ -190,6 +191,7 @@ class Simulation:
             ],
             "timeline": [{"ms": round(t), "who": who, "what": what} for t, who, what in self.timeline()],
             "caller": self.caller.to_json(),
+            "leads": self.leads,
         }
 
 
@@ -233,6 +235,7 @@ async def run_simulation(
     policy_factory: Callable[[], CallPolicy] | None = None,
     timeout_s: float | None = None,
 ) -> Simulation:
+    """The bridge between the two simulators; `policy_factory` plugs in lead intake (see intake_policy)."""
     clock = ScaledClock(time_scale)
     async with RealtimeSimulator(scenario, api_key=SIM_KEY, clock=clock) as realtime:
         settings = Settings(

@@ -55,6 +55,8 @@ class Recorded:
 class SimResponse:
     id: str
     reply: Reply | None
+    with_tools: bool = True  # as the real API does, a response that calls tools ends there;
+    with_audio: bool = True  # the words come in the response the client asks for after the outputs
     item_id: str | None = None
     cancel_reason: str | None = None
     task: asyncio.Task[None] | None = None
@@ -171,6 +173,7 @@ class _Connection:
         )
         self.ids = itertools.count(1)
         self.active: SimResponse | None = None
+        self.after_tools: Reply | None = None  # a reply whose tool calls went out, its words still due
         self.last_item_id: str | None = None
         self.pending_user_item: str | None = None
         self.vad: ServerVad | None = None
@@ -517,7 +520,15 @@ class _Connection:
             response.cancel_reason = reason
 
     async def start_response(self) -> None:
-        response = SimResponse(self._id("resp"), next(self.replies, None))
+        if self.after_tools is not None:
+            response = SimResponse(self._id("resp"), self.after_tools, with_tools=False)
+            self.after_tools = None
+        else:
+            reply = next(self.replies, None)
+            calls_tools = reply is not None and bool(reply.tool_calls)
+            response = SimResponse(self._id("resp"), reply, with_audio=not calls_tools)
+            if calls_tools and reply is not None and reply.audio:
+                self.after_tools = reply
         self.active = response
         self.s.responses.append(response)
         await self.send(
@@ -540,12 +551,12 @@ class _Connection:
         await clock.sleep_ms(self.first_delta_ms)
         reply = response.reply
         index = 0
-        for call in reply.tool_calls if reply else ():
+        for call in reply.tool_calls if reply and response.with_tools else ():
             if response.cancel_reason:
                 break
             output.append(await self.function_call(response, index, call.name, call.arguments))
             index += 1
-        if reply is not None and reply.audio and not response.cancel_reason:
+        if reply is not None and reply.audio and response.with_audio and not response.cancel_reason:
             output.append(await self.audio_message(response, index, reply))
         status = "cancelled" if response.cancel_reason else "completed"
         details = {"type": "cancelled", "reason": response.cancel_reason} if response.cancel_reason else None

@@ -1,0 +1,195 @@
+"""The per-call lead state machine: collecting -> confirming -> confirmed -> saved -> goodbye -> hangup.
+
+Pure: tool calls and caller transcripts in, what changed and what to tell the model out. A "no" while
+confirming un-confirms and clears the field being confirmed (or replaces it with the value the caller
+gave right after the "no"); a "yes" confirms only what was read back; anything else confirms nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from bridge.policy import fields as check
+from bridge.policy.hebrew import affirmation, negation
+from bridge.policy.profile import BusinessProfile
+
+
+class Phase(StrEnum):
+    COLLECTING = "collecting"
+    CONFIRMING = "confirming"
+    CONFIRMED = "confirmed"
+    SAVED = "saved"
+    GOODBYE = "goodbye"
+    HANGUP = "hangup"
+
+
+@dataclass
+class Change:
+    field: str
+    value: str | None
+    confirmed: bool
+
+
+@dataclass
+class Outcome:
+    """What one input did: field changes to persist, a note for the model, and whether the lead is done."""
+
+    changes: list[Change] = field(default_factory=list)
+    note: str | None = None
+    complete: bool = False
+    output: str = ""  # the function_call_output, for tool calls
+
+
+class LeadState:
+    def __init__(self, profile: BusinessProfile, caller_id: str | None = None) -> None:
+        self.profile = profile
+        self.values: dict[str, str] = {}
+        self.confirmed: set[str] = set()
+        self.confirming: tuple[str, ...] = ()
+        self.phase = Phase.COLLECTING
+        self.caller_id = check.check_phone(caller_id).value if caller_id else None
+
+    # -- questions --------------------------------------------------------------------------------------
+    @property
+    def missing(self) -> list[str]:
+        return [f for f in self.profile.required_fields if f not in self.values]
+
+    @property
+    def unconfirmed(self) -> list[str]:
+        return [f for f in self.profile.required_fields if f not in self.confirmed]
+
+    @property
+    def complete(self) -> bool:
+        return not self.unconfirmed
+
+    def summary(self, names: tuple[str, ...]) -> str:
+        labels = self.profile.labels
+        return ", ".join(f"{labels.get(n, n)}: {self.values[n]}" for n in names if n in self.values)
+
+    # -- tool calls -------------------------------------------------------------------------------------
+    def set_field(self, name: str, raw: str) -> Outcome:
+        if name not in self.profile.required_fields:
+            return Outcome(
+                output=_json(
+                    ok=False, error=f"unknown field {name!r}", fields=list(self.profile.required_fields)
+                )
+            )
+        result = self._check(name, raw)
+        if not result.ok or result.value is None:
+            return Outcome(output=_json(ok=False, field=name, error=result.problem))
+        changed = self.values.get(name) != result.value
+        self.values[name] = result.value
+        if changed:
+            self.confirmed.discard(name)
+        if self.phase in (Phase.CONFIRMED, Phase.SAVED, Phase.GOODBYE) and changed:
+            self.phase = Phase.COLLECTING
+        out = Outcome([Change(name, result.value, name in self.confirmed)] if changed else [])
+        out.output = _json(
+            ok=True,
+            field=name,
+            value=result.value,
+            heard=raw,
+            exact_match=result.exact,
+            warning=result.problem or None,
+            missing=self.missing,
+            next="confirm with the caller" if not self.missing else "read back all details",
+        )
+        return out
+
+    def request_confirmation(self, what: str) -> Outcome:
+        if what == "all":
+            names = tuple(f for f in self.profile.required_fields if f in self.values)
+            if self.missing:
+                return Outcome(output=_json(ok=False, missing=self.missing, error="collect these first"))
+        elif what in self.values:
+            names = (what,)
+        else:
+            return Outcome(output=_json(ok=False, error=f"no value recorded for {what!r}"))
+        self.confirming = names
+        self.phase = Phase.CONFIRMING
+        read_back = self.profile.confirm_template.format(summary=self.summary(names))
+        return Outcome(output=_json(ok=True, read_back=read_back, wait_for="an explicit yes"))
+
+    # -- the caller's words -----------------------------------------------------------------------------
+    def caller_said(self, text: str) -> Outcome:
+        said_no, rest = negation(text)
+        if self.phase == Phase.CONFIRMING:
+            if said_no:
+                return self._rejected(rest)
+            if affirmation(text):
+                return self._accepted()
+            return Outcome()  # keeps waiting: anything else is not a yes
+        if said_no and self.phase in (Phase.SAVED, Phase.GOODBYE):
+            self.phase = Phase.COLLECTING
+            return Outcome(note="הלקוח אמר 'לא' אחרי הסיכום: שאלי איזה פרט צריך לתקן. אל תסיימי את השיחה.")
+        return Outcome()
+
+    def _accepted(self) -> Outcome:
+        out = Outcome()
+        for name in self.confirming:
+            if name in self.values and name not in self.confirmed:
+                self.confirmed.add(name)
+                out.changes.append(Change(name, self.values[name], True))
+        self.confirming = ()
+        if self.complete:
+            self.phase = Phase.CONFIRMED
+            out.complete = True
+        else:
+            self.phase = Phase.COLLECTING
+            missing = ", ".join(self.profile.labels.get(f, f) for f in self.unconfirmed)
+            out.note = f"הלקוח אישר. עדיין חסר או לא מאושר: {missing}."
+        return out
+
+    def _rejected(self, rest: str) -> Outcome:
+        out = Outcome()
+        targets = self.confirming
+        self.confirming = ()
+        self.phase = Phase.COLLECTING
+        corrected = self._correction(targets, rest)
+        if len(targets) == 1 or corrected:
+            name = corrected[0] if corrected else targets[0]
+            old = self.values.pop(name, None)
+            self.confirmed.discard(name)
+            labels = self.profile.labels
+            if corrected:
+                self.values[name] = corrected[1]
+                out.changes.append(Change(name, corrected[1], False))
+                out.note = (
+                    f"הלקוח תיקן את {labels.get(name, name)}: לא {old} אלא {corrected[1]}. "
+                    f"אל תחזרי על {old}. ודאי איתו: {corrected[1]}, נכון?"
+                )
+            else:
+                out.changes.append(Change(name, None, False))
+                out.note = (
+                    f"הלקוח אמר ש{old} שגוי ({labels.get(name, name)}). שאלי מה הנכון, ואל תחזרי על {old}."
+                )
+        else:
+            out.note = "הלקוח אמר 'לא' לסיכום. שאלי איזה פרט שגוי ותקני רק אותו."
+        return out
+
+    def _correction(self, targets: tuple[str, ...], rest: str) -> tuple[str, str] | None:
+        """The value the caller gave right after the "no", for one of the fields read back."""
+        if not rest:
+            return None
+        for name in targets:
+            result = self._check(name, rest)
+            if result.ok and result.value and result.value != self.values.get(name):
+                if name == "name" and len(targets) > 1:
+                    continue  # any words look like a name: only trust it when the name alone was asked
+                return name, result.value
+        return None
+
+    def _check(self, name: str, raw: str) -> check.Checked:
+        p = self.profile
+        return {
+            "city": lambda: check.check_city(raw, p.cities),
+            "phone": lambda: check.check_phone(raw),
+            "service": lambda: check.check_service(raw, p.services),
+            "name": lambda: check.check_name(raw),
+        }[name]()
+
+
+def _json(**fields: object) -> str:
+    return json.dumps({k: v for k, v in fields.items() if v is not None}, ensure_ascii=False)

@@ -1,0 +1,133 @@
+"""Hebrew text as callers say it and recognisers write it: normalisation, yes/no, spoken digits."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_MARKS = re.compile(r"[\u0591-\u05bd\u05bf-\u05c7]")  # niqqud and cantillation (not maqaf, U+05BE)
+_PUNCT = re.compile(r"[\u05be\u05f3\u05f4'\"`´‘’“”.,!?;:…\-–—()\[\]/\\]+")
+_FINALS = str.maketrans("ךםןףץ", "כמנפצ")
+_SPACES = re.compile(r"\s+")
+
+
+def plain(text: str) -> str:
+    """Without niqqud and punctuation, single-spaced: what a person would type."""
+    text = _MARKS.sub("", unicodedata.normalize("NFC", text))
+    return _SPACES.sub(" ", _PUNCT.sub(" ", text)).strip()
+
+
+def key(text: str) -> str:
+    """A matching key: plain, final letters folded, spelling variants (קריית/קרית) merged."""
+    text = plain(text).translate(_FINALS)
+    return text.replace("יי", "י").replace("וו", "ו")
+
+
+NEGATIONS = (
+    "ממש לא",
+    "בכלל לא",
+    "לא נכון",
+    "לא לא",
+    "לא זה",
+    "זה לא",
+    "ממש לא נכון",
+    "אין מצב",
+    "לא ממש",
+    "טעות",
+    "שגוי",
+    "לא",
+)
+AFFIRMATIONS = (
+    "כן כן",
+    "כן נכון",
+    "נכון מאוד",
+    "בדיוק",
+    "נכון",
+    "כן",
+    "מאשר",
+    "מאשרת",
+    "אכן",
+    "בטח",
+    "בהחלט",
+    "אישור",
+    "יפה",
+    "סבבה",
+    "נכון נכון",
+)
+_NEG_KEYS = sorted({key(n) for n in NEGATIONS}, key=len, reverse=True)
+_AFF_KEYS = sorted({key(a) for a in AFFIRMATIONS}, key=len, reverse=True)
+_NEG_WORDS = {"לא", "טעות", "שגוי"}
+
+
+def _starts_with(words: list[str], phrases: list[str]) -> int:
+    for phrase in phrases:
+        p = phrase.split()
+        if words[: len(p)] == p:
+            return len(p)
+    return 0
+
+
+def negation(text: str) -> tuple[bool, str]:
+    """(True, what follows) when the caller says no: "לא, קריית שמונה" -> (True, "קריית שמונה")."""
+    words = plain(text).split()
+    keyed = [key(w) for w in words]
+    n = _starts_with(keyed, _NEG_KEYS)
+    if not n:
+        return False, ""
+    while n < len(keyed) and keyed[n] in _NEG_WORDS:  # "לא… לא…"
+        n += 1
+    rest = " ".join(words[n:])
+    return True, rest
+
+
+def affirmation(text: str) -> bool:
+    """A yes that confirms: starts with an affirmation and holds no negation anywhere."""
+    keyed = [key(w) for w in plain(text).split()]
+    if not keyed or any(w in _NEG_WORDS for w in keyed):
+        return False
+    n = _starts_with(keyed, _AFF_KEYS)
+    return n > 0 and len(keyed) - n <= 3  # "כן, נכון מאוד תודה" yes; a long sentence is not a yes
+
+
+def segments(text: str) -> list[str]:
+    """The pieces a caller says between pauses and commas, last first (people correct themselves)."""
+    parts = re.split(r"[,.…!?;:]+|\s-\s|\s–\s", unicodedata.normalize("NFC", text))
+    return [plain(p) for p in reversed(parts) if plain(p)]
+
+
+DIGITS = {
+    "אפס": "0",
+    "אחת": "1",
+    "אחד": "1",
+    "שתיים": "2",
+    "שתים": "2",
+    "שניים": "2",
+    "שנים": "2",
+    "שלוש": "3",
+    "שלושה": "3",
+    "ארבע": "4",
+    "ארבעה": "4",
+    "חמש": "5",
+    "חמישה": "5",
+    "שש": "6",
+    "שישה": "6",
+    "שבע": "7",
+    "שבעה": "7",
+    "שמונה": "8",
+    "תשע": "9",
+    "תשעה": "9",
+}
+_DIGIT_KEYS = {key(k): v for k, v in DIGITS.items()}
+
+
+def spoken_digits(text: str) -> str:
+    """Digits and Hebrew digit words in order: "אפס חמש ארבע 123" -> "054123"."""
+    out = []
+    for word in plain(text).split():
+        if word.isdigit():
+            out.append(word)
+        elif word.startswith("ו") and key(word[1:]) in _DIGIT_KEYS:  # "ושבע"
+            out.append(_DIGIT_KEYS[key(word[1:])])
+        elif key(word) in _DIGIT_KEYS:
+            out.append(_DIGIT_KEYS[key(word)])
+    return "".join(out)
