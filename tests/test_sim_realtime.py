@@ -293,6 +293,11 @@ def test_scripted_function_call_round_trip():
             )
             assert (await c.until("error"))["error"]["param"] == "item.call_id"
             assert sim.sessions[0].function_outputs[0]["call_id"] == call["call_id"]
+            deltas_so_far = [e for e in c.events if e["type"] == "response.output_audio.delta"]
+            assert deltas_so_far == []  # the response that called the tool ended there, as the real API does
+            await c.send({"type": "response.create"})
+            spoken = await c.until("response.output_audio_transcript.done")
+            assert spoken["transcript"] == "מה השם?"
             validate_all(sim)
 
     run(go())

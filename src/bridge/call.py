@@ -214,6 +214,7 @@ class Call:
             self._log(logging.INFO, f"[GUARD] no response.create for {why}: {busy or 'session not ready'}")
             return False
         self.response_requested = True
+        self._idle = False
         self.stats.responses_requested += 1
         self._send_realtime(realtime.response_create())
         return True
@@ -337,6 +338,7 @@ class Call:
         if self._hangup_on_next_response:
             self._hangup_on_next_response = False
             self.hangup_when_idle = True
+        self._pump()
         self._log(logging.INFO, f"[RESPONSE] {self.active_response} created")
 
     def _on_response_done(self, event: dict[str, Any]) -> None:
@@ -428,7 +430,7 @@ class Call:
         name, call_id = str(event["name"]), str(event["call_id"])
         self._log(logging.INFO, f"[TOOL] {name}({event.get('arguments', '')})")
         if self.policy is None:
-            output, respond = '{"error": "no tools are configured"}', False
+            output, respond = '{"error": "no tools are configured"}', True
         else:
             output, respond = self.policy.on_function_call(name, str(event.get("arguments", "")))
         self.send_function_output(call_id, output)

@@ -170,15 +170,23 @@ class LeadState:
         return out
 
     def _correction(self, targets: tuple[str, ...], rest: str) -> tuple[str, str] | None:
-        """The value the caller gave right after the "no", for one of the fields read back."""
+        """The value the caller gave right after the "no", for one of the fields read back.
+
+        With one field read back, any valid value for it counts. With several, only what cannot be
+        mistaken: a phone number (digits), or an exact city or service.
+        """
         if not rest:
             return None
-        for name in targets:
+        order = sorted(targets, key=lambda n: ("phone", "city", "service", "name").index(n))
+        for name in order:
+            if len(targets) > 1 and name == "name":
+                continue  # any words look like a name: trusted only when the name alone was asked
             result = self._check(name, rest)
-            if result.ok and result.value and result.value != self.values.get(name):
-                if name == "name" and len(targets) > 1:
-                    continue  # any words look like a name: only trust it when the name alone was asked
-                return name, result.value
+            if not (result.ok and result.value) or result.value == self.values.get(name):
+                continue
+            if len(targets) > 1 and not result.exact:
+                continue
+            return name, result.value
         return None
 
     def _check(self, name: str, raw: str) -> check.Checked:

@@ -11,6 +11,7 @@ from rapidfuzz import fuzz, process
 from bridge.policy.hebrew import key, plain
 
 MIN_SCORE = 60.0  # below this a guess is no match at all; above it, still always confirmed
+MIN_FUZZY_CHARS = 6  # shorter words match exactly or not at all ("שלום" is not "שלומי")
 PREFIXES = ("וב", "ב", "מ", "ל", "ה", "ו")  # "בקריית שמונה", "מחיפה", "לנהריה", "הקריות"
 
 
@@ -58,6 +59,8 @@ def match_city(heard: str, service_area: tuple[str, ...] = ()) -> CityMatch | No
             return CityMatch(area[k], 100.0, heard)
         if k in table:
             return CityMatch(table[k], 100.0, heard)
+    if len(key(heard).replace(" ", "")) < MIN_FUZZY_CHARS:
+        return None
     for choices in (area, table):
         if not choices:
             continue

@@ -57,6 +57,7 @@ AFFIRMATIONS = (
 _NEG_KEYS = sorted({key(n) for n in NEGATIONS}, key=len, reverse=True)
 _AFF_KEYS = sorted({key(a) for a in AFFIRMATIONS}, key=len, reverse=True)
 _NEG_WORDS = {"לא", "טעות", "שגוי"}
+_NEG_ANYWHERE = _NEG_WORDS | {"שלא", "ולא", "אינו", "אינה", "אין"}
 
 
 def _starts_with(words: list[str], phrases: list[str]) -> int:
@@ -83,7 +84,7 @@ def negation(text: str) -> tuple[bool, str]:
 def affirmation(text: str) -> bool:
     """A yes that confirms: starts with an affirmation and holds no negation anywhere."""
     keyed = [key(w) for w in plain(text).split()]
-    if not keyed or any(w in _NEG_WORDS for w in keyed):
+    if not keyed or any(w in _NEG_ANYWHERE for w in keyed):
         return False
     n = _starts_with(keyed, _AFF_KEYS)
     return n > 0 and len(keyed) - n <= 3  # "כן, נכון מאוד תודה" yes; a long sentence is not a yes
