@@ -173,15 +173,17 @@ def caller(h: Harness, text: str) -> None:
     )
 
 
+def record_all_fields(h: Harness) -> None:
+    for name, value in DETAILS:
+        tool(h, "set_field", field=name, value=value)
+
+
+DETAILS = (("service", "פריצת דלתות"), ("city", "צפת"), ("name", "דני"), ("phone", "0541234567"))
+
+
 def test_never_hangs_up_with_an_unconfirmed_field():
     h, _intake = call_with_intake()
-    for name, value in (
-        ("service", "פריצת דלתות"),
-        ("city", "צפת"),
-        ("name", "דני"),
-        ("phone", "0541234567"),
-    ):
-        tool(h, "set_field", field=name, value=value)
+    record_all_fields(h)
     tool(h, "request_confirmation", field="city")
     caller(h, "כן")
     h.realtime(created("resp_goodbye"))
@@ -192,13 +194,7 @@ def test_never_hangs_up_with_an_unconfirmed_field():
 
 def test_hangs_up_after_the_goodbye_has_played():
     h, intake = call_with_intake()
-    for name, value in (
-        ("service", "פריצת דלתות"),
-        ("city", "צפת"),
-        ("name", "דני"),
-        ("phone", "0541234567"),
-    ):
-        tool(h, "set_field", field=name, value=value)
+    record_all_fields(h)
     tool(h, "request_confirmation", field="all")
     caller(h, "כן, נכון")
     assert intake.state.phase == Phase.GOODBYE
@@ -209,13 +205,7 @@ def test_hangs_up_after_the_goodbye_has_played():
 
 def test_interrupting_the_goodbye_cancels_the_hangup():
     h, intake = call_with_intake()
-    for name, value in (
-        ("service", "פריצת דלתות"),
-        ("city", "צפת"),
-        ("name", "דני"),
-        ("phone", "0541234567"),
-    ):
-        tool(h, "set_field", field=name, value=value)
+    record_all_fields(h)
     tool(h, "request_confirmation", field="all")
     caller(h, "כן")
     h.realtime(created("resp_goodbye"))
