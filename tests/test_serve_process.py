@@ -1,4 +1,4 @@
-"""kill -9 of the server process mid-call: the partial lead is on disk and readable."""
+"""The server as a process: kill -9 mid-call leaves the partial lead readable; SIGTERM drains and exits."""
 
 from __future__ import annotations
 
@@ -104,3 +104,43 @@ def test_kill_9_mid_call_leaves_the_partial_lead_readable(tmp_path):
     assert lead.fields["city"] == "קריית שמונה" and lead.fields["service"] == "פריצת דלתות"
     assert lead.caller_id == "+972541234567" and not lead.confirmed
     store.close()
+
+
+def test_sigterm_drains_and_exits_cleanly(tmp_path):
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bridge.cli",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--realtime-url",
+            "ws://127.0.0.1:9/v1",
+            "--db",
+            str(tmp_path / "l.db"),
+            "--drain-seconds",
+            "2",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline
+                time.sleep(0.1)
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(15) == 0
+        stderr = server.stderr.read().decode() if server.stderr else ""
+        assert "shutting down" in stderr and "NOT authenticated" in stderr
+    finally:
+        if server.poll() is None:
+            server.kill()
