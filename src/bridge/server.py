@@ -265,8 +265,8 @@ class BridgeServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.settings.host, self.settings.port)
         await site.start()
-        server = site._server  # the port, when 0 asked the OS for one
-        self.port = server.sockets[0].getsockname()[1] if server and server.sockets else self.settings.port
+        sockets = getattr(site._server, "sockets", None)  # the port, when 0 asked the OS for one
+        self.port = sockets[0].getsockname()[1] if sockets else self.settings.port
         log.info(
             "listening on http://%s:%s (realtime: %s)",
             self.settings.host,

@@ -475,7 +475,7 @@ class _Connection:
             )
             return
         known["truncated_ms"] = end_ms
-        self.s.truncations.append((item_id, end_ms))
+        self.s.truncations.append((str(item_id), end_ms))
         await self.send(
             {
                 "type": "conversation.item.truncated",
@@ -486,7 +486,7 @@ class _Connection:
         )
 
     async def on_conversation_item_delete(self, event: dict[str, Any]) -> None:
-        item_id = event.get("item_id")
+        item_id = str(event.get("item_id"))
         if self.s.items.pop(item_id, None) is None:
             await self.error(
                 "invalid_value", f"Item with item_id '{item_id}' not found.", event, param="item_id"
@@ -634,7 +634,12 @@ class _Connection:
             "status": "in_progress",
             "content": [],
         }
-        record = {"role": "assistant", "item": item, "audio": bytearray(), "transcript": reply.transcript}
+        record: dict[str, Any] = {
+            "role": "assistant",
+            "item": item,
+            "audio": bytearray(),
+            "transcript": reply.transcript,
+        }
         self.s.items[item_id] = record
         base = {"response_id": response.id, "item_id": item_id, "output_index": index, "content_index": 0}
         await self.send(
