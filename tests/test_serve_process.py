@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import socket
@@ -11,26 +10,46 @@ import subprocess
 import sys
 import time
 
-import aiohttp
-
 from bridge.sim.realtime_server import RealtimeSimulator
 from bridge.sim.scenario import load_scenario
 from bridge.sim.twilio_caller import TwilioCaller
 from bridge.store import LeadStore
 
 
-def free_port() -> int:
+def serve(realtime_url: str, db: str, *extra: str) -> tuple[subprocess.Popen[bytes], int]:
+    """`fastgate-bridge serve` in a child process, returned once it accepts connections."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-async def wait_until(predicate, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError
-        await asyncio.sleep(0.05)
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bridge.cli",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--realtime-url",
+            realtime_url,
+            "--db",
+            db,
+            *extra,
+        ],
+        env={**os.environ, "OPENAI_API_KEY": "k"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return server, port
+        except OSError:
+            assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.1)
 
 
 def city_on_disk(path: str) -> bool:
@@ -49,46 +68,14 @@ def test_kill_9_mid_call_leaves_the_partial_lead_readable(tmp_path):
 
     async def go() -> None:
         async with RealtimeSimulator(scenario, api_key="k", time_scale=0.5) as sim:
-            port = free_port()
-            server = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "bridge.cli",
-                    "serve",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--realtime-url",
-                    sim.base_url,
-                    "--db",
-                    db,
-                    "--silence-ms",
-                    "600",
-                ],
-                env={**os.environ, "OPENAI_API_KEY": "k"},
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-            )
+            server, port = serve(sim.base_url, db, "--silence-ms", "600")
             try:
-                async with aiohttp.ClientSession() as http:
-
-                    async def up() -> bool:
-                        with contextlib.suppress(aiohttp.ClientError):
-                            async with http.get(f"http://127.0.0.1:{port}/healthz") as r:
-                                return r.status == 200
-                        return False
-
-                    deadline = time.monotonic() + 30
-                    while not await up():
-                        assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
-                        assert time.monotonic() < deadline
-                        await asyncio.sleep(0.1)
                 caller = asyncio.create_task(
                     TwilioCaller(f"ws://127.0.0.1:{port}/media-stream", scenario, time_scale=0.5).run()
                 )
-                await wait_until(lambda: city_on_disk(db), timeout=60)
+                async with asyncio.timeout(60):
+                    while not city_on_disk(db):
+                        await asyncio.sleep(0.05)
                 server.send_signal(signal.SIGKILL)
                 server.wait(10)
                 record = await asyncio.wait_for(caller, 30)
@@ -107,36 +94,8 @@ def test_kill_9_mid_call_leaves_the_partial_lead_readable(tmp_path):
 
 
 def test_sigterm_drains_and_exits_cleanly(tmp_path):
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bridge.cli",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--realtime-url",
-            "ws://127.0.0.1:9/v1",
-            "--db",
-            str(tmp_path / "l.db"),
-            "--drain-seconds",
-            "2",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    server, _ = serve("ws://127.0.0.1:9/v1", str(tmp_path / "l.db"), "--drain-seconds", "2")
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                assert server.poll() is None and time.monotonic() < deadline
-                time.sleep(0.1)
         server.send_signal(signal.SIGTERM)
         assert server.wait(15) == 0
         stderr = server.stderr.read().decode() if server.stderr else ""
