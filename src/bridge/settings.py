@@ -27,7 +27,7 @@ class Settings:
     max_message_bytes: int = 1 << 20
     realtime_max_message_bytes: int = 16 << 20
     realtime_connect_timeout: float = 10.0
-    tick_ms: float = 20.0
+    tick_ms: float = 100.0  # timers only: AI audio is released on marks and deltas
     db_path: str | None = None  # leads (SQLite); None: lead intake keeps no record
     profile_path: str | None = None  # business profile TOML; None: the shipped example
     intake: bool = True
