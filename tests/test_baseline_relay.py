@@ -8,98 +8,16 @@ late ones included. Over the same scenario, the caller keeps hearing the cancell
 from __future__ import annotations
 
 import asyncio
-import json
-import time
 
-from websockets.asyncio.client import connect
-from websockets.asyncio.server import ServerConnection, serve
+from websockets.asyncio.server import serve
 
 from bridge.sim.realtime_server import RealtimeSimulator
 from bridge.sim.scenario import load_scenario
 from bridge.sim.twilio_caller import CallerRecord, TwilioCaller
 from bridge.simulate import run_simulation
+from tutorial_relay import TutorialRelay
 
 KEY = "k"
-
-
-class TutorialRelay:
-    """What the samples do, written down faithfully and no better."""
-
-    def __init__(self, realtime_base: str) -> None:
-        self.realtime_base = realtime_base
-
-    async def handle(self, twilio: ServerConnection) -> None:
-        async with connect(
-            f"{self.realtime_base}/realtime?model=gpt-realtime",
-            additional_headers={"Authorization": f"Bearer {KEY}"},
-        ) as rt:
-            await rt.send(
-                json.dumps(
-                    {
-                        "type": "session.update",
-                        "session": {
-                            "type": "realtime",
-                            "audio": {
-                                "input": {
-                                    "format": {"type": "audio/pcmu"},
-                                    "turn_detection": {
-                                        "type": "server_vad",
-                                        "silence_duration_ms": 600,
-                                        "interrupt_response": True,
-                                    },
-                                },
-                                "output": {"format": {"type": "audio/pcmu"}},
-                            },
-                        },
-                    }
-                )
-            )
-            await rt.send(json.dumps({"type": "response.create"}))
-            state: dict = {"sid": None, "item": None, "started": None}
-            await asyncio.gather(
-                self.from_twilio(twilio, rt, state),
-                self.from_realtime(twilio, rt, state),
-                return_exceptions=True,
-            )
-
-    async def from_twilio(self, twilio, rt, state) -> None:
-        async for raw in twilio:
-            msg = json.loads(raw)
-            if msg["event"] == "start":
-                state["sid"] = msg["start"]["streamSid"]
-            elif msg["event"] == "media":
-                await rt.send(
-                    json.dumps({"type": "input_audio_buffer.append", "audio": msg["media"]["payload"]})
-                )
-            elif msg["event"] == "stop":
-                await rt.close()
-                return
-
-    async def from_realtime(self, twilio, rt, state) -> None:
-        async for raw in rt:
-            event = json.loads(raw)
-            if event["type"] == "response.output_audio.delta" and state["sid"]:
-                if state["item"] != event["item_id"]:
-                    state["item"], state["started"] = event["item_id"], time.monotonic()
-                await twilio.send(
-                    json.dumps(
-                        {"event": "media", "streamSid": state["sid"], "media": {"payload": event["delta"]}}
-                    )
-                )
-            elif event["type"] == "input_audio_buffer.speech_started" and state["item"]:
-                elapsed = int((time.monotonic() - state["started"]) * 1000)
-                await rt.send(
-                    json.dumps(
-                        {
-                            "type": "conversation.item.truncate",
-                            "item_id": state["item"],
-                            "content_index": 0,
-                            "audio_end_ms": elapsed,
-                        }
-                    )
-                )
-                await twilio.send(json.dumps({"event": "clear", "streamSid": state["sid"]}))
-                state["item"] = None
 
 
 def heard_after_first_clear(record: CallerRecord) -> float:
