@@ -352,3 +352,12 @@ def test_gate_summary_is_logged_periodically():
     for n in range(10):
         h.twilio(media(QUIET), at=n * 20)
     assert any("[AUDIO GATE]" in line for line in logs(h.tick(1500)))
+
+
+def test_received_audio_is_counted_in_bytes_whatever_the_delta_size():
+    h = Harness()
+    h.ready()
+    h.realtime(created("resp_1"))
+    for _ in range(10):  # ten 12-byte deltas: 1.5 ms each, 15 ms in all
+        h.realtime(delta("resp_1", "i", b"\x01" * 12))
+    assert h.call.playback.received_ms == {"i": 15}

@@ -393,7 +393,8 @@ class Call:
         )
         if position is not None:
             item_id, heard = position
-            heard = min(heard, self.playback.received_ms.get(item_id, heard))
+            received = self.playback.received_ms.get(item_id)
+            heard = heard if received is None else min(heard, received)
             record.truncated_at_ms = heard
             self._send_realtime(realtime.truncate(item_id, heard))
             self._log(logging.INFO, f"[TRUNCATE] {item_id} at {heard} ms (what the caller heard)")

@@ -36,7 +36,7 @@ class Playback:
         self.lead_ms = lead_ms
         self.queue: deque[Chunk] = deque()  # ours, not yet sent
         self.outstanding: deque[Chunk] = deque()  # sent to Twilio, mark not echoed yet
-        self.received_ms: dict[str, int] = {}  # audio received per item
+        self.received_bytes: dict[str, int] = {}  # audio received per item
         self.heard_ms: dict[str, int] = {}  # acknowledged by marks, per item
         self._framer = fastgate.Framer(self.chunk_bytes)
         self._framing_item: str | None = None
@@ -50,6 +50,11 @@ class Playback:
         return bool(self.queue or self.outstanding or self._framer.pending)
 
     @property
+    def received_ms(self) -> dict[str, int]:
+        """Audio received per item, in whole ms (counted in bytes: deltas come in any size)."""
+        return {item: n // BYTES_PER_MS for item, n in self.received_bytes.items()}
+
+    @property
     def outstanding_ms(self) -> float:
         return self._outstanding_bytes / BYTES_PER_MS
 
@@ -58,7 +63,7 @@ class Playback:
             self.end_item()
             self._framing_item = item_id
             self._framed_bytes = 0
-        self.received_ms[item_id] = self.received_ms.get(item_id, 0) + len(audio) // BYTES_PER_MS
+        self.received_bytes[item_id] = self.received_bytes.get(item_id, 0) + len(audio)
         for frame in self._framer.push(audio):
             self._enqueue(item_id, frame)
 

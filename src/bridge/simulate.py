@@ -59,7 +59,7 @@ class Simulation:
         barge = self.report.barge_ins[index]
         # the speech_started that triggered this barge-in: the last one at or before it
         trigger = max(
-            (r for r in started if r.t_ms <= barge_ms_abs(self, barge.at_ms) + 5), key=lambda r: r.t_ms
+            (r for r in started if r.t_ms <= self.report.started_at + barge.at_ms + 5), key=lambda r: r.t_ms
         )
         t_ss = trigger.t_ms
         cancels = [
@@ -193,11 +193,6 @@ class Simulation:
             "caller": self.caller.to_json(),
             "leads": self.leads,
         }
-
-
-def barge_ms_abs(sim: Simulation, at_ms: float) -> float:
-    """A barge-in's time (ms since the call began, bridge clock) on the shared clock."""
-    return sim.report.started_at + at_ms
 
 
 def _describe(event: dict[str, Any]) -> str:

@@ -8,7 +8,7 @@ from importlib.resources import files
 
 from rapidfuzz import fuzz, process
 
-from bridge.policy.hebrew import key, plain
+from bridge.policy.hebrew import key, plain, segments
 
 MIN_SCORE = 60.0  # below this a guess is no match at all; above it, still always confirmed
 MIN_FUZZY_CHARS = 6  # shorter words match exactly or not at all ("שלום" is not "שלומי")
@@ -75,8 +75,6 @@ def match_city(heard: str, service_area: tuple[str, ...] = ()) -> CityMatch | No
 
 def find_city(text: str, service_area: tuple[str, ...] = ()) -> CityMatch | None:
     """The city in a caller's words: the exact mention if any (latest first), else the best guess."""
-    from bridge.policy.hebrew import segments
-
     pieces = segments(text) or [text]
     guesses = []
     for piece in pieces:

@@ -110,7 +110,7 @@ class _Playback:
 
 
 def _mix(a: bytes, b: bytes) -> bytes:
-    n = len(a) // 1
+    n = len(a)
     pa = struct.unpack(f"<{n}h", fastgate.ulaw_decode(a))
     pb = struct.unpack(f"<{n}h", fastgate.ulaw_decode(b[:n].ljust(n, b"\xff")))
     return fastgate.ulaw_encode(
@@ -144,6 +144,7 @@ class TwilioCaller:
         self._ws: ClientConnection | None = None
         self._server_closed = asyncio.Event()
         self._last_ai_audio_ms = -1e9
+        self._clear_requested = False  # set by the parser, honoured by the receiver (it may echo marks)
 
     def _next_seq(self) -> str:
         self._seq += 1
@@ -311,8 +312,6 @@ class TwilioCaller:
         finally:
             self._server_closed.set()
             self.record.ended_by = self.record.ended_by or "server"
-
-    _clear_requested = False
 
     def _on_message(self, raw: str | bytes) -> None:
         try:
