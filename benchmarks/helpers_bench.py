@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import json
 
-from bridge.call import Call
-from bridge.config import CallConfig
+from bridge.core.call import Call
+from bridge.core.config import CallConfig
 
 
 def ready_call() -> Call:

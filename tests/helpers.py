@@ -6,9 +6,9 @@ import base64
 import json
 from typing import Any
 
-from bridge.actions import Action, EndCall, Log, SendRealtime, SendTwilio
-from bridge.call import Call
-from bridge.config import CallConfig
+from bridge.core.actions import Action, EndCall, Log, SendRealtime, SendTwilio
+from bridge.core.call import Call
+from bridge.core.config import CallConfig
 
 STREAM = "MZ00000000000000000000000000000001"
 LOUD = bytes([0x80]) * 160  # the loudest mu-law code

@@ -13,8 +13,8 @@ from websockets.asyncio.server import serve
 
 from bridge.sim.realtime_server import RealtimeSimulator
 from bridge.sim.scenario import load_scenario
+from bridge.sim.simulation import run_simulation
 from bridge.sim.twilio_caller import CallerRecord, TwilioCaller
-from bridge.simulate import run_simulation
 from tutorial_relay import TutorialRelay
 
 KEY = "k"

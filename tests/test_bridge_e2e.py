@@ -13,12 +13,12 @@ import tempfile
 import pytest
 from pydantic import TypeAdapter
 
-from bridge.config import CallConfig
-from bridge.policy import intake_factory
-from bridge.policy.profile import load_profile
+from bridge.core.config import CallConfig
+from bridge.intake import intake_factory
+from bridge.intake.profile import load_profile
+from bridge.intake.store import Lead, LeadStore
 from bridge.sim.scenario import load_scenario
-from bridge.simulate import Simulation, run_simulation
-from bridge.store import Lead, LeadStore
+from bridge.sim.simulation import Simulation, run_simulation
 
 CLIENT_EVENTS = TypeAdapter(__import__("openai.types.realtime", fromlist=["x"]).RealtimeClientEvent)
 

@@ -8,7 +8,7 @@ import json
 import pytest
 from pydantic import TypeAdapter
 
-from bridge.config import CallConfig
+from bridge.core.config import CallConfig
 from helpers import (
     LOUD,
     QUIET,

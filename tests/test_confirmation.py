@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from bridge.config import CallConfig
-from bridge.policy.confirmation import LeadState, Phase
-from bridge.policy.intake import LeadIntake
-from bridge.policy.profile import load_profile, parse_profile
+from bridge.core.config import CallConfig
+from bridge.intake.confirmation import LeadState, Phase
+from bridge.intake.intake import LeadIntake
+from bridge.intake.profile import load_profile, parse_profile
 from helpers import Harness, created, done, rt
 
 PROFILE = load_profile()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.policy.fields import check_city, check_name, check_phone, check_service
-from bridge.policy.gazetteer import find_city, match_city
-from bridge.policy.hebrew import affirmation, negation, plain, spoken_digits
-from bridge.policy.profile import load_profile
+from bridge.intake.fields import check_city, check_name, check_phone, check_service
+from bridge.intake.gazetteer import find_city, match_city
+from bridge.intake.hebrew import affirmation, negation, plain, spoken_digits
+from bridge.intake.profile import load_profile
 
 PROFILE = load_profile()
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.config import CallConfig
+from bridge.core.config import CallConfig
 from bridge.sim.scenario import ScenarioError, load_scenario, parse_scenario, scenario_names
-from bridge.simulate import call_config
+from bridge.sim.simulation import call_config
 
 REQUIRED = {"seed-barge-in", "noise-only", "cough", "happy-path"}
 

@@ -10,10 +10,10 @@ import subprocess
 import sys
 import time
 
+from bridge.intake.store import LeadStore
 from bridge.sim.realtime_server import RealtimeSimulator
 from bridge.sim.scenario import load_scenario
 from bridge.sim.twilio_caller import TwilioCaller
-from bridge.store import LeadStore
 
 
 def serve(realtime_url: str, db: str, *extra: str) -> tuple[subprocess.Popen[bytes], int]:

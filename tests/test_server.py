@@ -14,9 +14,9 @@ from twilio.request_validator import RequestValidator
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from bridge.config import CallConfig
-from bridge.server import BridgeServer
-from bridge.settings import Settings
+from bridge.core.config import CallConfig
+from bridge.server.session import BridgeServer
+from bridge.server.settings import Settings
 from bridge.sim.realtime_server import RealtimeSimulator
 from bridge.sim.scenario import load_scenario
 from bridge.sim.twilio_caller import TwilioCaller

@@ -13,8 +13,8 @@ import sys
 import textwrap
 from argparse import Namespace
 
-from bridge.leads_cli import render, show_leads
-from bridge.store import LeadStore
+from bridge.cli.leads import render, show_leads
+from bridge.intake.store import LeadStore
 
 
 def test_wal_and_field_changes_are_written_at_once(tmp_path):
@@ -63,7 +63,7 @@ def test_a_process_killed_mid_call_leaves_the_partial_lead(tmp_path):
     path = tmp_path / "leads.db"
     script = textwrap.dedent(f"""
         import os, signal
-        from bridge.store import LeadStore
+        from bridge.intake.store import LeadStore
         store = LeadStore({str(path)!r})
         lead = store.start("CAkill", "+972541234567", "x")
         store.set_field(lead, "service", "פריצת דלתות", confirmed=False)

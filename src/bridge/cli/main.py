@@ -15,8 +15,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bridge.config import CallConfig
-from bridge.settings import OPENAI_WS_BASE, Settings, env
+from bridge.core.config import CallConfig
+from bridge.server.settings import OPENAI_WS_BASE, Settings, env
 
 log = logging.getLogger("fastgate")
 
@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("websockets").setLevel(logging.WARNING)
         return run(simulate(args))
     if args.command == "leads":
-        from bridge.leads_cli import show_leads
+        from bridge.cli.leads import show_leads
 
         return show_leads(args)
     if args.command == "scenarios":
@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def serve(args: argparse.Namespace) -> int:
-    from bridge.server import BridgeServer
+    from bridge.server.session import BridgeServer
 
     instructions = Path(args.instructions_file).read_text("utf-8") if args.instructions_file else None
     call = CallConfig(
@@ -207,9 +207,9 @@ async def serve(args: argparse.Namespace) -> int:
 
 
 async def simulate(args: argparse.Namespace) -> int:
-    from bridge.report import print_leads, print_simulation
+    from bridge.cli.report import print_leads, print_simulation
     from bridge.sim.scenario import load_scenario
-    from bridge.simulate import run_simulation
+    from bridge.sim.simulation import run_simulation
 
     scenario = load_scenario(args.scenario)
     with tempfile.TemporaryDirectory() as tmp:
@@ -231,9 +231,9 @@ async def simulate(args: argparse.Namespace) -> int:
 
 def _intake(profile_path: str, db: str):
     """(profile, policy factory, store) for lead intake."""
-    from bridge.policy import intake_factory
-    from bridge.policy.profile import load_profile
-    from bridge.store import LeadStore
+    from bridge.intake import intake_factory
+    from bridge.intake.profile import load_profile
+    from bridge.intake.store import LeadStore
 
     profile = load_profile(profile_path or None)
     store = LeadStore(db)

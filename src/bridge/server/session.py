@@ -21,11 +21,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
-from bridge import metrics
-from bridge.actions import EndCall, Log, SendRealtime, SendTwilio
-from bridge.call import BargeIn, Call, CallPolicy, CallStats
-from bridge.settings import Settings
-from bridge.twiml import SignatureCheck, stream_twiml, websocket_url
+from bridge.core.actions import EndCall, Log, SendRealtime, SendTwilio
+from bridge.core.call import BargeIn, Call, CallPolicy, CallStats
+from bridge.server import metrics
+from bridge.server.settings import Settings
+from bridge.server.twiml import SignatureCheck, stream_twiml, websocket_url
 
 log = logging.getLogger("fastgate.bridge")
 

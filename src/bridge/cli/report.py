@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bridge.simulate import Simulation
-from bridge.store import LeadStore
+from bridge.intake.store import LeadStore
+from bridge.sim.simulation import Simulation
 
 
 def print_simulation(sim: Simulation, *, gate_lines: bool = False) -> None:

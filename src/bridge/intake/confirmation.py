@@ -11,9 +11,9 @@ import json
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from bridge.policy import fields as check
-from bridge.policy.hebrew import affirmation, negation
-from bridge.policy.profile import BusinessProfile
+from bridge.intake import fields as check
+from bridge.intake.hebrew import affirmation, negation
+from bridge.intake.profile import BusinessProfile
 
 
 class Phase(StrEnum):

@@ -10,7 +10,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bridge.store import Lead, LeadStore
+from bridge.intake.store import Lead, LeadStore
 
 COLUMNS = (
     "id",

@@ -6,13 +6,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from bridge.policy.intake import LeadIntake
-    from bridge.policy.profile import BusinessProfile
-    from bridge.store import LeadStore
+    from bridge.intake.intake import LeadIntake
+    from bridge.intake.profile import BusinessProfile
+    from bridge.intake.store import LeadStore
 
 
 def intake_factory(profile: BusinessProfile, store: LeadStore | None) -> Callable[[], LeadIntake]:
     """A fresh LeadIntake per call, all writing to one store."""
-    from bridge.policy.intake import LeadIntake
+    from bridge.intake.intake import LeadIntake
 
     return lambda: LeadIntake(profile, store)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from bridge.config import CallConfig
+from bridge.core.config import CallConfig
 
 OPENAI_WS_BASE = "wss://api.openai.com/v1"
 

@@ -21,9 +21,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
-from bridge.actions import Action, EndCall, Log, SendRealtime, SendTwilio
-from bridge.config import CallConfig
-from bridge.playback import Playback
+from bridge.core.actions import Action, EndCall, Log, SendRealtime, SendTwilio
+from bridge.core.config import CallConfig
+from bridge.core.playback import Playback
 from bridge.protocol import ProtocolError, realtime, twilio
 from fastgate import Gate, process_twilio_media
 

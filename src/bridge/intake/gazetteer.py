@@ -8,7 +8,7 @@ from importlib.resources import files
 
 from rapidfuzz import fuzz, process
 
-from bridge.policy.hebrew import key, plain, segments
+from bridge.intake.hebrew import key, plain, segments
 
 MIN_SCORE = 60.0  # below this a guess is no match at all; above it, still always confirmed
 MIN_FUZZY_CHARS = 6  # shorter words match exactly or not at all ("שלום" is not "שלומי")
@@ -29,7 +29,7 @@ class CityMatch:
 @cache
 def localities() -> dict[str, str]:
     """matching key -> canonical name, aliases included."""
-    text = (files("bridge.policy") / "data" / "localities_he.txt").read_text("utf-8")
+    text = (files("bridge.intake") / "data" / "localities_he.txt").read_text("utf-8")
     table: dict[str, str] = {}
     for line in text.splitlines():
         if line.strip() and not line.startswith("#"):

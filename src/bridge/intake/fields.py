@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
 
-from bridge.policy.gazetteer import find_city
-from bridge.policy.hebrew import key, plain, spoken_digits
+from bridge.intake.gazetteer import find_city
+from bridge.intake.hebrew import key, plain, spoken_digits
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from bridge.call import CallPolicy
-from bridge.config import CallConfig
-from bridge.server import BridgeServer, CallReport
-from bridge.settings import Settings
+from bridge.core.call import CallPolicy
+from bridge.core.config import CallConfig
+from bridge.server.session import BridgeServer, CallReport
+from bridge.server.settings import Settings
 from bridge.sim.clock import ScaledClock
 from bridge.sim.realtime_server import RealtimeSimulator, SimSession
 from bridge.sim.scenario import Scenario

@@ -6,12 +6,12 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any
 
-from bridge.policy.confirmation import LeadState, Outcome, Phase
-from bridge.policy.profile import BusinessProfile
+from bridge.intake.confirmation import LeadState, Outcome, Phase
+from bridge.intake.profile import BusinessProfile
 
 if TYPE_CHECKING:
-    from bridge.call import Call
-    from bridge.store import LeadStore
+    from bridge.core.call import Call
+    from bridge.intake.store import LeadStore
 
 log = logging.getLogger("fastgate.intake")
 

@@ -63,6 +63,6 @@ def load_profile(path: str | None = None) -> BusinessProfile:
     text = (
         Path(path).read_text("utf-8")
         if path
-        else (files("bridge.policy") / "data" / "locksmith.toml").read_text("utf-8")
+        else (files("bridge.intake") / "data" / "locksmith.toml").read_text("utf-8")
     )
     return parse_profile(tomllib.loads(text))
