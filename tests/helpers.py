@@ -8,6 +8,7 @@ from typing import Any
 
 from bridge.core.actions import Action, EndCall, Log, SendRealtime, SendTwilio
 from bridge.core.call import Call
+from bridge.core.commands import Command
 from bridge.core.config import CallConfig
 
 STREAM = "MZ00000000000000000000000000000001"
@@ -83,15 +84,32 @@ def done(response_id: str, status: str = "completed") -> str:
 
 
 class Harness:
-    """A Call with its actions collected and sorted by kind."""
+    """A Call with its actions collected, and its application (if any) answering its events at once.
 
-    def __init__(self, config: CallConfig | None = None, policy: Any = None) -> None:
-        self.call = Call(config or CallConfig(greet_first=False), policy=policy, now_ms=0)
+    The server runs the application in a task of its own and its writes on a thread; here both run
+    synchronously, in the same order: a command is applied when the application returns it, a write
+    performed.
+    """
+
+    def __init__(self, config: CallConfig | None = None, app: Any = None) -> None:
+        tools = app.tools if app is not None else None
+        self.call = Call(config or CallConfig(greet_first=False), tools=tools, now_ms=0)
+        self.app = app
         self.now = 0.0
         self.sent: list[Action] = []
+        self.events: list[Any] = []
 
     def collect(self) -> list[Action]:
         actions = self.call.actions()
+        while events := self.call.events():
+            for event in events:
+                self.events.append(event)
+                for item in self.app.handle(event) if self.app is not None else ():
+                    if isinstance(item, Command):
+                        self.call.apply(item, self.now)
+                    else:
+                        self.app.perform(item)
+            actions += self.call.actions()
         self.sent.extend(actions)
         return actions
 

@@ -40,7 +40,7 @@ def simulated(name: str, time_scale: float, server_interrupt: bool = False) -> S
     try:
         return asyncio.run(
             run_simulation(
-                scenario, time_scale=time_scale, config=config, policy_factory=intake_factory(profile, store)
+                scenario, time_scale=time_scale, config=config, app_factory=intake_factory(profile, store)
             )
         )
     finally:
@@ -132,7 +132,7 @@ def test_seed_bridge_speaks_valid_ga_events(seed):
 
 
 def test_seed_story_is_in_the_logs(seed):
-    text = "\n".join(line for _, line in seed.report.log_lines)
+    text = "\n".join(line.message for _, line in seed.report.log_lines)
     for tag in ("[BARGE-IN]", "[TX_FLUSH]", "[TRUNCATE]", "[AUDIO GATE]", "[END]"):
         assert tag in text
 

@@ -221,7 +221,7 @@ def test_server_events_while_busy_are_silent(state):
             h.realtime(done("resp_1"))
         h.realtime(rt("input_audio_buffer.speech_started", audio_start_ms=0, item_id="u"))
     h.collect()
-    h.call.add_server_event("details collected but not confirmed yet", respond=True)
+    h.call.add_note("details collected but not confirmed yet", respond=True)
     events = to_realtime(h.collect())
     assert [e["type"] for e in events] == ["conversation.item.create"]
     assert events[0]["item"]["role"] == "system"
@@ -234,7 +234,7 @@ def test_server_events_while_busy_are_silent(state):
 def test_server_event_when_idle_responds_at_once():
     h = Harness()
     h.ready()
-    h.call.add_server_event("ask for the callback number", respond=True)
+    h.call.add_note("ask for the callback number", respond=True)
     assert [e["type"] for e in to_realtime(h.collect())] == ["conversation.item.create", "response.create"]
 
 
@@ -243,7 +243,7 @@ def test_waiting_server_event_is_dropped_once_the_caller_speaks():
     h.ready()
     playing(h)
     h.realtime(done("resp_1"))
-    h.call.add_server_event("note", respond=True)  # AI audio still plays: waits
+    h.call.add_note("note", respond=True)  # AI audio still plays: waits
     h.realtime(rt("input_audio_buffer.speech_started", audio_start_ms=0, item_id="u"))
     h.realtime(rt("input_audio_buffer.speech_stopped", audio_end_ms=10, item_id="u"))
     h.tick(60_000)
@@ -256,7 +256,7 @@ def test_waiting_server_event_fires_after_playback():
     h.ready()
     out = to_twilio(playing(h, audio=b"\x01" * 800))
     h.realtime(done("resp_1"))
-    h.call.add_server_event("note", respond=True)
+    h.call.add_note("note", respond=True)
     assert not [e for e in to_realtime(h.collect()) if e["type"] == "response.create"]
     actions = h.twilio(mark(out[-1]["mark"]["name"]), at=200)
     assert [e["type"] for e in to_realtime(actions)] == ["response.create"]

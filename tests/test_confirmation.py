@@ -142,7 +142,7 @@ def test_profiles_reject_unknown_fields():
 # -- the policy inside a Call: hangup only after a confirmed, saved lead and a goodbye heard ------------
 def call_with_intake() -> tuple[Harness, LeadIntake]:
     intake = LeadIntake(PROFILE)
-    h = Harness(CallConfig(greet_first=False), policy=intake)
+    h = Harness(CallConfig(greet_first=False), app=intake)
     h.ready()
     return h, intake
 

@@ -15,7 +15,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from bridge.core.config import CallConfig
-from bridge.server.session import BridgeServer
+from bridge.server.app import BridgeServer
 from bridge.server.settings import Settings
 from bridge.sim.realtime_server import RealtimeSimulator
 from bridge.sim.scenario import load_scenario

@@ -1,24 +1,21 @@
-"""fastgate-bridge: serve | simulate | sim realtime | sim caller | scenarios."""
+"""fastgate-bridge: serve | simulate | sim realtime | sim caller | leads | scenarios."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import os
 import signal
 import sys
-import tempfile
 from collections.abc import Coroutine
-from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
-from bridge.core.config import CallConfig
-from bridge.server.settings import OPENAI_WS_BASE, Settings, env
+from bridge.server.settings import OPENAI_WS_BASE, SERVE_OPTIONS, add_options, load_settings
 
 log = logging.getLogger("fastgate")
+
+LOG_LEVEL = next(option for option in SERVE_OPTIONS if option.target == "log_level")
 
 
 def run(main: Coroutine[Any, Any, int]) -> int:
@@ -31,67 +28,7 @@ def run(main: Coroutine[Any, Any, int]) -> int:
 
 def _add_serve(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="run the call server (Twilio webhook + media websocket)")
-    p.add_argument("--host", default=env("FASTGATE_HOST", "0.0.0.0"), help="bind address [FASTGATE_HOST]")
-    p.add_argument(
-        "--port",
-        type=int,
-        default=int(env("FASTGATE_PORT", env("PORT", "8080"))),
-        help="HTTP port [FASTGATE_PORT, PORT] (default 8080)",
-    )
-    p.add_argument(
-        "--realtime-url",
-        default=env("OPENAI_REALTIME_URL", OPENAI_WS_BASE),
-        help="Realtime websocket base URL; /realtime?model=M is appended [OPENAI_REALTIME_URL]",
-    )
-    p.add_argument(
-        "--model",
-        default=env("OPENAI_REALTIME_MODEL", "gpt-realtime"),
-        help="Realtime model [OPENAI_REALTIME_MODEL]",
-    )
-    p.add_argument("--voice", default=env("FASTGATE_VOICE", "marin"), help="AI voice [FASTGATE_VOICE]")
-    p.add_argument(
-        "--instructions-file",
-        default=env("FASTGATE_INSTRUCTIONS_FILE", ""),
-        help="system instructions, UTF-8 text [FASTGATE_INSTRUCTIONS_FILE]",
-    )
-    p.add_argument(
-        "--public-url",
-        default=env("FASTGATE_PUBLIC_URL", ""),
-        help="https://host as Twilio reaches this server (signatures, stream URL) [FASTGATE_PUBLIC_URL]",
-    )
-    p.add_argument(
-        "--silence-ms",
-        type=int,
-        default=int(env("FASTGATE_SILENCE_MS", "500")),
-        help="server VAD silence_duration_ms [FASTGATE_SILENCE_MS]",
-    )
-    p.add_argument(
-        "--server-interrupt",
-        action="store_true",
-        default=env("FASTGATE_SERVER_INTERRUPT", "") in ("1", "true", "yes"),
-        help="also let the server cancel on VAD (interrupt_response) [FASTGATE_SERVER_INTERRUPT]",
-    )
-    _add_intake_flags(p)
-    p.add_argument(
-        "--drain-seconds",
-        type=float,
-        default=float(env("FASTGATE_DRAIN_SECONDS", "30")),
-        help="on SIGTERM, how long calls in progress may go on [FASTGATE_DRAIN_SECONDS]",
-    )
-
-
-def _add_intake_flags(p: argparse.ArgumentParser, db_default: str | None = None) -> None:
-    p.add_argument(
-        "--profile",
-        default=env("FASTGATE_PROFILE", ""),
-        help="business profile TOML (default: the shipped Hebrew locksmith) [FASTGATE_PROFILE]",
-    )
-    p.add_argument(
-        "--db",
-        default=env("FASTGATE_DB", db_default or "fastgate-leads.db"),
-        help="SQLite file for leads [FASTGATE_DB]",
-    )
-    p.add_argument("--no-intake", action="store_true", help="a plain voice bridge: no tools, no leads")
+    add_options(p)
 
 
 def _add_simulate(sub: argparse._SubParsersAction) -> None:
@@ -107,7 +44,7 @@ def _add_simulate(sub: argparse._SubParsersAction) -> None:
 
 def _add_leads(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("leads", help="list or export the leads")
-    p.add_argument("--db", default=env("FASTGATE_DB", "fastgate-leads.db"), help="[FASTGATE_DB]")
+    p.add_argument("--db", default=os.environ.get("FASTGATE_DB", "fastgate-leads.db"), help="[FASTGATE_DB]")
     p.add_argument("--status", choices=["partial", "confirmed", "abandoned"])
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     p.add_argument("--out", help="write to this file instead of standard output")
@@ -131,7 +68,7 @@ def _add_sim(sub: argparse._SubParsersAction) -> None:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="fastgate-bridge", description=__doc__)
-    p.add_argument("--log-level", default=env("FASTGATE_LOG_LEVEL", "INFO"), help="[FASTGATE_LOG_LEVEL]")
+    p.add_argument("--log-level", default=None, help="[FASTGATE_LOG_LEVEL] (default: INFO)")
     sub = p.add_subparsers(dest="command", required=True)
     _add_serve(sub)
     _add_simulate(sub)
@@ -143,10 +80,17 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        level = load_settings(args, options=(LOG_LEVEL,)).log_level.upper()
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    except ValueError as exc:
+        print(f"fastgate-bridge: {exc}", file=sys.stderr)
+        return 2
     if args.command == "serve":
         return run(serve(args))
     if args.command == "simulate":
+        from bridge.cli.simulate import simulate
+
         logging.getLogger("fastgate").setLevel(logging.ERROR)  # the story is printed below
         logging.getLogger("websockets").setLevel(logging.WARNING)
         return run(simulate(args))
@@ -160,41 +104,25 @@ def main(argv: list[str] | None = None) -> int:
         for name in scenario_names():
             print(f"{name:16s} {load_scenario(name).description}")
         return 0
+    from bridge.cli.sim import sim_caller, sim_realtime
+
     return run(sim_realtime(args) if args.sim == "realtime" else sim_caller(args))
 
 
 async def serve(args: argparse.Namespace) -> int:
-    from bridge.server.session import BridgeServer
+    from bridge.server.app import BridgeServer
 
-    instructions = Path(args.instructions_file).read_text("utf-8") if args.instructions_file else None
-    call = CallConfig(
-        model=args.model,
-        voice=args.voice,
-        silence_duration_ms=args.silence_ms,
-        server_interrupt=args.server_interrupt,
-    )
-    intake = None if args.no_intake else _intake(args.profile, args.db)
-    if intake is not None:
-        call = replace(call, instructions=intake[0].render_instructions())
-    if instructions:
-        call = replace(call, instructions=instructions)
-    settings = Settings(
-        host=args.host,
-        port=args.port,
-        realtime_url=args.realtime_url,
-        api_key=os.environ.get("OPENAI_API_KEY"),
-        public_url=args.public_url or None,
-        twilio_auth_token=os.environ.get("TWILIO_AUTH_TOKEN"),
-        twilio_account_sid=os.environ.get("TWILIO_ACCOUNT_SID"),
-        drain_seconds=args.drain_seconds,
-        call=call,
-        db_path=None if args.no_intake else args.db,
-        profile_path=args.profile or None,
-        intake=not args.no_intake,
-    )
+    try:
+        settings = load_settings(args)
+    except (ValueError, OSError) as exc:
+        print(f"fastgate-bridge serve: {exc}", file=sys.stderr)
+        return 2
+    logging.getLogger().setLevel(settings.log_level)
     if not settings.api_key:
         log.warning("OPENAI_API_KEY is not set: the Realtime API will refuse the calls")
-    server = BridgeServer(settings, policy_factory=intake[1] if intake else None)
+    if settings.realtime_url != OPENAI_WS_BASE:
+        log.info("Realtime API at %s (not OpenAI's)", settings.realtime_url)
+    server = BridgeServer.for_settings(settings)
     await server.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -203,79 +131,6 @@ async def serve(args: argparse.Namespace) -> int:
     await stop.wait()
     log.info("shutting down: no new calls; draining for up to %.0f s", settings.drain_seconds)
     await server.stop()
-    return 0
-
-
-async def simulate(args: argparse.Namespace) -> int:
-    from bridge.cli.report import print_leads, print_simulation
-    from bridge.sim.scenario import load_scenario
-    from bridge.sim.simulation import run_simulation
-
-    scenario = load_scenario(args.scenario)
-    with tempfile.TemporaryDirectory() as tmp:
-        intake = None if args.no_intake else _intake(args.profile, args.db or str(Path(tmp) / "leads.db"))
-        config = CallConfig(instructions=intake[0].render_instructions()) if intake else None
-        sim = await run_simulation(
-            scenario, time_scale=args.time_scale, config=config, policy_factory=intake[1] if intake else None
-        )
-        print_simulation(sim, gate_lines=args.gate_lines)
-        if intake is not None:
-            print_leads(intake[2], sim.report.call_sid)
-            sim.leads = [lead.as_dict() for lead in intake[2].leads() if lead.call_sid == sim.report.call_sid]
-            intake[2].close()
-    if args.json:
-        Path(args.json).write_text(json.dumps(sim.to_json(), ensure_ascii=False, indent=2), "utf-8")
-        print(f"\nwrote {args.json}")
-    return 0 if not sim.errors() else 1
-
-
-def _intake(profile_path: str, db: str):
-    """(profile, policy factory, store) for lead intake."""
-    from bridge.intake import intake_factory
-    from bridge.intake.profile import load_profile
-    from bridge.intake.store import LeadStore
-
-    profile = load_profile(profile_path or None)
-    store = LeadStore(db)
-    return profile, intake_factory(profile, store), store
-
-
-async def sim_realtime(args: argparse.Namespace) -> int:
-    from bridge.sim.realtime_server import RealtimeSimulator
-    from bridge.sim.scenario import load_scenario
-
-    scenario = load_scenario(args.scenario) if args.scenario else None
-    sim = RealtimeSimulator(
-        scenario, host=args.host, port=args.port, time_scale=args.time_scale, api_key=args.api_key
-    )
-    await sim.start()
-    print(f"Realtime simulator at {sim.base_url}/realtime (websocket_base_url={sim.base_url}); Ctrl-C stops")
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    await sim.stop()
-    return 0
-
-
-async def sim_caller(args: argparse.Namespace) -> int:
-    from bridge.sim.scenario import load_scenario
-    from bridge.sim.twilio_caller import TwilioCaller
-
-    caller = TwilioCaller(args.url, load_scenario(args.scenario), time_scale=args.time_scale)
-    record = await caller.run()
-    t0 = record.started_at
-    for t in record.ai_onsets:
-        print(f"{t - t0:8.0f} ms  starts hearing the AI")
-    for t, dropped in record.clears:
-        print(f"{t - t0:8.0f} ms  clear: {dropped / 8:.0f} ms of buffered audio dropped")
-    for start, end, text in record.utterances:
-        print(f"{start - t0:8.0f} ms  says {text!r} until {end - t0:.0f} ms")
-    heard = sum(len(c) for _, c in record.heard) / 8
-    print(f"heard {heard:.0f} ms of AI audio in {record.duration_ms:.0f} ms; call ended by {record.ended_by}")
-    if args.json:
-        Path(args.json).write_text(json.dumps(record.to_json(), ensure_ascii=False, indent=2), "utf-8")
     return 0
 
 

@@ -11,9 +11,7 @@ def print_simulation(sim: Simulation, *, gate_lines: bool = False) -> None:
     print(f"fastgate-bridge simulate: {s.name} (time scale {sim.time_scale:g})")
     print(f"  {s.description}\n")
     print(f"{'ms':>8}  {'who':<12} what")
-    for t, who, what in sim.timeline():
-        if not gate_lines and "[AUDIO GATE]" in what:
-            continue
+    for t, who, what in sim.timeline(gate_lines=gate_lines):
         print(f"{t:8.0f}  {who:<12} {what}")
     st = sim.report.stats
     print(f"\ncall ended: {sim.report.ended} after {sim.report.duration_ms / 1000:.1f} s")

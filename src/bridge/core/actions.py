@@ -1,8 +1,11 @@
-"""What the sans-I/O Call asks its adapter to do, in order."""
+"""What the sans-I/O Call asks its adapter to do, in order: wire messages, log lines, the end."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+# The values of the logging module's levels, without importing it: core/ does no I/O.
+DEBUG, INFO, WARNING = 10, 20, 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,12 +20,23 @@ class SendRealtime:
 
 @dataclass(frozen=True, slots=True)
 class Log:
+    """One line of the call's story: `tag` names the kind of line ("BARGE-IN", "AUDIO GATE", ...)."""
+
     level: int
-    message: str
+    tag: str
+    text: str
+    call_sid: str
+    at_ms: float  # since the call began
+
+    @property
+    def message(self) -> str:
+        return f"[{self.call_sid}] +{self.at_ms:.0f}ms [{self.tag}] {self.text}"
 
 
 @dataclass(frozen=True, slots=True)
 class EndCall:
+    """Close both sockets; `reason` is the call's end, as told to the application (CallEnded)."""
+
     reason: str
 
 

@@ -1,142 +1,137 @@
-"""One phone call as a pure state machine: Twilio and Realtime messages in, actions out.
+"""One phone call as a pure state machine: Twilio and Realtime messages in, actions and events out.
 
-No sockets, no clocks of its own: the adapter passes the time with every event. Everything
-about barge-in lives here:
+No sockets, no clocks of its own: the adapter passes the time with every input. It drains
+`actions()` (wire messages, log lines, the end) and `events()` (for the application), and hands
+the application's commands back to `apply()`. The turn-taking state lives in `state.py`; this file
+says what each input does to it. What happens when the caller interrupts is `_barge_in`:
 
-1. the caller starts speaking (`input_audio_buffer.speech_started`) while a response is
-   active or its audio still plays: Twilio `clear`, our queue flushed, `response.cancel` with
-   the active id, late deltas of that response dropped;
+1. the caller starts speaking (`input_audio_buffer.speech_started`) while a response is active or
+   its audio still plays: Twilio `clear`, our queue flushed, `response.cancel` with the active id,
+   late deltas of that response dropped;
 2. the playing assistant item is truncated at the ms the caller heard (echoed marks);
-3. the Gate's `barge_in_active` holds until `speech_stopped`, so no caller frame is gated;
-4. response guards: no `response.create` while a response is active, one was requested, or
-   the caller speaks; server notes raised then are added silently and trigger nothing.
+3. the gate's bypass holds until `speech_stopped`, so no caller frame is gated;
+4. response guards: no `response.create` while a response is active, one was requested, or the
+   caller speaks; notes raised then are added silently and trigger nothing.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
-import logging
 from collections import deque
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from collections.abc import Callable
+from typing import Any
 
-from bridge.core.actions import Action, EndCall, Log, SendRealtime, SendTwilio
+from bridge.core.actions import DEBUG, INFO, WARNING, Action, EndCall, Log, SendRealtime, SendTwilio
+from bridge.core.commands import AddNote, Command, HangUpAfterReply, RequestResponse, SendFunctionOutput
 from bridge.core.config import CallConfig
+from bridge.core.events import (
+    AssistantTranscript,
+    BargeInEnded,
+    BargeInStarted,
+    CallEnded,
+    CallerTranscript,
+    CallerTurnEnded,
+    CallStarted,
+    ConversationIdle,
+    EndReason,
+    Event,
+    FunctionCalled,
+)
+from bridge.core.inbound import CallerAudio, silence_payload
 from bridge.core.playback import Playback
+from bridge.core.state import Caller, Hangup, TurnState
+from bridge.core.stats import BargeIn, CallStats
 from bridge.protocol import ProtocolError, realtime, twilio
-from fastgate import Gate, process_twilio_media
+from bridge.protocol.realtime import ServerEvent
+from fastgate import process_twilio_media
 
 MAX_REMEMBERED_CANCELS = 16
-SERVER_ANSWER_WAIT_MS = 3000
-
-
-class CallPolicy(Protocol):
-    """The application side of a call (lead intake): tools, transcripts, function calls."""
-
-    tools: list[dict[str, Any]]
-
-    def attach(self, call: Call) -> None: ...
-    def on_start(self, call_sid: str, caller_id: str | None) -> None: ...
-    def on_caller_transcript(self, text: str) -> None: ...
-    def on_assistant_transcript(self, text: str) -> None: ...
-    def on_function_call(self, name: str, arguments: str) -> tuple[str, bool]: ...
-    def on_playback_idle(self) -> None: ...
-    def on_end(self, reason: str) -> None: ...
-
-
-@dataclass
-class BargeIn:
-    at_ms: float
-    response_id: str | None
-    item_id: str | None
-    truncated_at_ms: int | None
-    flushed_frames: int
-    ended_at_ms: float | None = None
-    frames_during: int = 0
-
-
-@dataclass
-class CallStats:
-    frames_in: int = 0
-    frames_forwarded: int = 0  # caller audio sent as it was
-    frames_silenced: int = 0  # gated: replaced by mu-law silence
-    early_frames_dropped: int = 0
-    malformed_twilio: int = 0
-    malformed_realtime: int = 0
-    late_deltas_dropped: int = 0
-    audio_deltas: int = 0
-    realtime_errors: dict[str, int] = field(default_factory=dict)
-    responses_requested: int = 0
-    responses_held_back: int = 0
-    notes_silent: int = 0
-    notes_dropped_stale: int = 0
 
 
 class Call:
     def __init__(
-        self, config: CallConfig | None = None, *, policy: CallPolicy | None = None, now_ms: float = 0.0
+        self,
+        config: CallConfig | None = None,
+        *,
+        tools: list[dict[str, Any]] | None = None,
+        now_ms: float = 0.0,
     ) -> None:
         self.config = config or CallConfig()
-        self.policy = policy
-        self.gate = Gate(**self.config.gate)
-        self.playback = Playback(self.config.chunk_ms, self.config.lead_ms)
+        self.tools = tools
+        self.state = TurnState()
         self.stats = CallStats()
+        self.inbound = CallerAudio(self.config.gate, self.config.max_early_audio_frames, self.stats)
+        self.playback = Playback(self.config.chunk_ms, self.config.lead_ms)
         self.stream_sid: str | None = None
         self.call_sid = "-"
         self.caller_id: str | None = None
         self.session_sent = False
         self.session_ready = False
-        self.active_response: str | None = None
-        self.response_requested = False
-        self.cancelled: deque[str] = deque(maxlen=MAX_REMEMBERED_CANCELS)
-        self.caller_speaking = False
-        self.user_turns = 0
-        self.pending_trigger: int | None = None  # user_turns when a note began waiting to respond
         self.greeted = False
+        self.cancelled: deque[str] = deque(maxlen=MAX_REMEMBERED_CANCELS)
         self.barge_ins: list[BargeIn] = []
         self.transcript: list[tuple[float, str, str]] = []  # (ms, "caller" | "assistant", text)
-        self.ended: str | None = None
-        self.hangup_when_idle = False
-        self.awaiting_server_response: float | None = None  # a turn ended: the server is answering it
-        self._hangup_on_next_response = False
-        self._held_onset: tuple[str, str] | None = None  # (caller's payload, silence payload)
-        self._early: deque[str] = deque()
-        self._idle = True
+        self.ending: CallEnded | None = None
         self._actions: list[Action] = []
-        self._t0 = now_ms
-        self._now = now_ms
-        self._summary_at = now_ms
+        self._held_realtime: list[str] = []  # control messages raised before the session was up
+        self._events: list[Event] = []
+        self._t0 = self._now = self._summary_at = now_ms
         self._summary_counts = (0, 0)
-        if policy is not None:
-            policy.attach(self)
 
     # -- the adapter's side ----------------------------------------------------------------------------
     def actions(self) -> list[Action]:
         out, self._actions = self._actions, []
         return out
 
+    def events(self) -> list[Event]:
+        out, self._events = self._events, []
+        return out
+
+    @property
+    def gate(self) -> Any:
+        return self.inbound.gate
+
+    @property
+    def ended(self) -> str | None:
+        return self.ending.description if self.ending is not None else None
+
+    @property
+    def caller_speaking(self) -> bool:
+        return self.state.caller is not Caller.SILENT
+
+    @property
+    def hangup_when_idle(self) -> bool:
+        return self.state.hangup is Hangup.AFTER_THIS_REPLY
+
+    @property
+    def elapsed_ms(self) -> float:
+        return self._now - self._t0
+
     def realtime_connected(self, now_ms: float) -> None:
         self._now = now_ms
         c = self.config
-        self._send_realtime(
-            realtime.session_update(
-                instructions=c.instructions,
-                voice=c.voice,
-                model=c.model,
-                turn_detection=c.turn_detection(),
-                transcription_model=c.transcription_model,
-                tools=self.policy.tools if self.policy else None,
+        self._actions.append(
+            SendRealtime(
+                realtime.session_update(
+                    instructions=c.instructions,
+                    voice=c.voice,
+                    model=c.model,
+                    turn_detection=c.turn_detection(),
+                    transcription=c.transcription(),
+                    tools=self.tools,
+                )
             )
         )
         self.session_sent = True
-        while self._early:
-            self._send_realtime(realtime.append_audio(self._early.popleft()))
+        for text in self._held_realtime:
+            self._actions.append(SendRealtime(text))
+        self._held_realtime.clear()
+        self.inbound.connect(self._append_audio)
 
     def receive_twilio(self, text: str | bytes, now_ms: float) -> None:
         self._now = now_ms
         try:
-            fast = process_twilio_media(text, self.gate)
+            fast = process_twilio_media(text, self.inbound.gate)
         except ValueError as exc:
             self._malformed("twilio", exc, text)
             return
@@ -149,139 +144,122 @@ class Call:
             self._malformed("twilio", exc, text)
             return
         if isinstance(event, twilio.Media):  # a shape the fast path leaves to us
-            passed = self.gate.process(event.audio)
-            self._caller_frame(passed, event.payload if passed else _silence_b64(len(event.audio)), text)
+            passed = self.inbound.gate.process(event.audio)
+            self._caller_frame(passed, event.payload if passed else silence_payload(len(event.audio)), text)
         elif isinstance(event, twilio.Mark):
             self.playback.on_mark(event.name, now_ms)
             self._pump()
         elif isinstance(event, twilio.Start):
             self._on_start(event)
         elif isinstance(event, twilio.Stop):
-            self.end("caller hung up")
+            self.end(EndReason.CALLER_HUNG_UP)
         elif isinstance(event, twilio.Dtmf):
-            self._log(logging.INFO, f"[DTMF] {event.digit}")
+            self._log(INFO, "DTMF", event.digit)
 
     def receive_realtime(self, text: str | bytes, now_ms: float) -> None:
         self._now = now_ms
         try:
             event = realtime.parse(text)
-            kind = event["type"]
-            if kind in realtime.AUDIO_DELTA:
-                self._audio_delta(event)
-                return
-            handler = self._handlers.get(kind)
-            if handler is not None:
-                handler(self, event)
-        except (ProtocolError, KeyError, TypeError, ValueError, binascii.Error) as exc:
+        except ProtocolError as exc:
             self._malformed("realtime", exc, text)
+            return
+        handler = self._handlers.get(type(event))
+        if handler is not None:
+            handler(self, event)
 
     def tick(self, now_ms: float) -> None:
         self._now = now_ms
-        waiting = self.awaiting_server_response
-        if waiting is not None and now_ms - waiting > SERVER_ANSWER_WAIT_MS:
-            self.awaiting_server_response = None  # no automatic response came (e.g. an empty turn)
-            self._pump()
+        if self.state.wait_over(now_ms, self.config.server_answer_wait_ms) and not self.playback.is_playing:
+            self._conversation_idle()  # no answer came for the caller's turn (an empty turn)
         self._pump()
         if now_ms - self._summary_at >= self.config.gate_summary_ms:
             self._gate_summary()
 
-    def add_server_event(self, text: str, *, respond: bool = False, now_ms: float | None = None) -> None:
-        """Add an application note to the conversation; ask for a response only when that is safe."""
+    def apply(self, command: Command, now_ms: float | None = None) -> None:
+        """Carry out one command of the application, through the call's guards."""
         if now_ms is not None:
             self._now = now_ms
+        if self.ending is not None:
+            return
+        if isinstance(command, SendFunctionOutput):
+            self._send_realtime(realtime.function_call_output(command.call_id, command.output))
+            self.state.unanswered_calls.discard(command.call_id)
+            if command.respond:
+                self._owe_response()
+        elif isinstance(command, AddNote):
+            self.add_note(command.text, respond=command.respond)
+        elif isinstance(command, HangUpAfterReply):
+            self.state.arm_hangup()
+        elif isinstance(command, RequestResponse):
+            self.request_response(command.why)
+        self._pump()
+
+    def add_note(self, text: str, *, respond: bool = False) -> None:
+        """Add an application note to the conversation; ask for a response only when that is safe."""
         self._send_realtime(realtime.system_note(text))
-        busy = self._busy_reason()
+        busy = self.state.response_blocker()
         if busy is not None:
             self.stats.notes_silent += 1
-            self._log(logging.INFO, f"[SERVER EVENT] added silently ({busy}): {text!r}")
-            return
-        if not respond:
-            self._log(logging.INFO, f"[SERVER EVENT] added: {text!r}")
-        elif self.playback.is_playing:
-            self.pending_trigger = self.user_turns
-            self._log(logging.INFO, f"[SERVER EVENT] added, will respond after playback: {text!r}")
+            self._log(INFO, "SERVER EVENT", f"added silently ({busy}): {text!r}")
+        elif not respond:
+            self._log(INFO, "SERVER EVENT", f"added: {text!r}")
         else:
-            self._log(logging.INFO, f"[SERVER EVENT] added, responding: {text!r}")
-            self.request_response("server event")
+            self._log(INFO, "SERVER EVENT", f"added, responding once the AI is silent: {text!r}")
+            self._owe_response()
 
     def request_response(self, why: str) -> bool:
         """The response guard: response.create only when nothing is active and nobody speaks."""
-        busy = self._busy_reason() or (
-            "a response was already requested" if self.response_requested else None
-        )
-        if busy is not None or not self.session_sent:
+        busy = self.state.response_blocker() or (None if self.session_sent else "session not ready")
+        if busy is not None:
             self.stats.responses_held_back += 1
-            self._log(logging.INFO, f"[GUARD] no response.create for {why}: {busy or 'session not ready'}")
+            self._log(INFO, "GUARD", f"no response.create for {why}: {busy}")
             return False
-        self.response_requested = True
-        self._idle = False
+        self.state.request()
         self.stats.responses_requested += 1
         self._send_realtime(realtime.response_create())
         return True
 
-    def hang_up_after_reply(self) -> None:
-        """Smart hangup: end the call once the reply now being made (or the next one) has played."""
-        if self.active_response is not None:
-            self.hangup_when_idle = True
-        else:
-            self._hangup_on_next_response = True
-
-    def send_function_output(self, call_id: str, output: str) -> None:
-        self._send_realtime(realtime.function_call_output(call_id, output))
-
-    def end(self, reason: str) -> None:
-        if self.ended is not None:
+    def _owe_response(self) -> None:
+        """The model should speak once it is silent and every tool call answered; never for a stale turn."""
+        if self.state.caller is not Caller.SILENT:
+            self.stats.notes_dropped_stale += 1
+            self._log(INFO, "GUARD", "no response owed: the caller is speaking")
             return
-        self.ended = reason
-        self._gate_summary()
-        self._log(logging.INFO, f"[END] {reason}")
-        if self.policy is not None:
-            self.policy.on_end(reason)
-        self._actions.append(EndCall(reason))
+        self.state.respond_when_idle = True
+        self._pay_owed_response()
 
-    @property
-    def elapsed_ms(self) -> float:
-        return self._now - self._t0
+    def _pay_owed_response(self) -> None:
+        s = self.state
+        if s.respond_when_idle and not s.unanswered_calls and s.idle and not self.playback.is_playing:
+            s.respond_when_idle = False
+            self.request_response("the application's turn")
+
+    def end(self, reason: EndReason, detail: str = "") -> None:
+        if self.ending is not None:
+            return
+        self.ending = CallEnded(reason, detail)
+        self._gate_summary()
+        self._log(INFO, "END", self.ending.description)
+        self._events.append(self.ending)
+        self._actions.append(EndCall(self.ending.description))
 
     # -- caller audio ----------------------------------------------------------------------------------
-    def _caller_frame(self, passed: bool, payload: str, text: str | bytes) -> None:
-        self.stats.frames_in += 1
-        if self.gate.barge_in_active and self.barge_ins:
+    def _caller_frame(self, passed: bool, payload: str, message: str | bytes) -> None:
+        if self.state.caller is Caller.INTERRUPTING:
             self.barge_ins[-1].frames_during += 1
-        if self._held_onset is not None:
-            original, silence = self._held_onset
-            self._held_onset = None
-            self._forward(original if passed else silence, passed)
-        if not passed and self.gate.onset_pending:
-            # Hold the frame one frame long: if the gate opens now, the word's onset goes as it was.
-            self._held_onset = (twilio.parse(text).payload, payload)  # type: ignore[union-attr]
-            return
-        self._forward(payload, passed)
+        self.inbound.frame(passed, payload, message)
 
-    def _forward(self, payload: str, as_is: bool) -> None:
-        if as_is:
-            self.stats.frames_forwarded += 1
-        else:
-            self.stats.frames_silenced += 1
-        if self.session_sent:
-            self._actions.append(SendRealtime(realtime.append_audio(payload)))
-            return
-        if len(self._early) >= self.config.max_early_audio_frames:
-            self._early.popleft()
-            self.stats.early_frames_dropped += 1
-        self._early.append(payload)
+    def _append_audio(self, payload: str) -> None:
+        self._actions.append(SendRealtime(realtime.append_audio(payload)))
 
     # -- Twilio control --------------------------------------------------------------------------------
     def _on_start(self, start: twilio.Start) -> None:
         self.stream_sid, self.call_sid = start.stream_sid, start.call_sid or start.stream_sid
         self.caller_id = start.custom_parameters.get("caller") or start.custom_parameters.get("From")
         if start.encoding != "audio/x-mulaw" or start.sample_rate != 8000:
-            self._log(
-                logging.WARNING, f"[START] unexpected media format {start.encoding}/{start.sample_rate}"
-            )
-        self._log(logging.INFO, f"[START] stream {start.stream_sid} caller {self.caller_id or 'unknown'}")
-        if self.policy is not None:
-            self.policy.on_start(self.call_sid, self.caller_id)
+            self._log(WARNING, "START", f"unexpected media format {start.encoding}/{start.sample_rate}")
+        self._log(INFO, "START", f"stream {start.stream_sid} caller {self.caller_id or 'unknown'}")
+        self._events.append(CallStarted(self.call_sid, start.stream_sid, self.caller_id))
         self._maybe_greet()
         self._pump()
 
@@ -290,205 +268,157 @@ class Call:
             self.greeted = True
             self.request_response("greeting")
 
-    # -- Realtime events -------------------------------------------------------------------------------
-    def _audio_delta(self, event: dict[str, Any]) -> None:
-        response_id = event.get("response_id")
-        if response_id in self.cancelled:
-            self.stats.late_deltas_dropped += 1
-            return
-        self.stats.audio_deltas += 1
-        self.playback.add_audio(event["item_id"], binascii.a2b_base64(event["delta"], strict_mode=True))
-        self._pump()
-
+    # -- AI audio out ----------------------------------------------------------------------------------
     def _pump(self) -> None:
-        """Send queued AI audio to Twilio while the lead allows; act when playback goes idle."""
+        """Send queued AI audio to Twilio while the lead allows; act when the assistant goes idle."""
         if self.stream_sid is None:
             return
         sid = self.stream_sid
         for chunk in self.playback.release(self._now):
             self._actions.append(SendTwilio(twilio.media(sid, base64.b64encode(chunk.audio).decode("ascii"))))
             self._actions.append(SendTwilio(twilio.mark(sid, chunk.mark)))
-        idle = (
-            not self.playback.is_playing
-            and self.active_response is None
-            and not self.response_requested
-            and self.awaiting_server_response is None
-        )
-        if idle and not self._idle:
-            self._playback_idle()
-        self._idle = idle
+        if not self.playback.is_playing and self.state.playback_drained():
+            self._conversation_idle()
 
-    def _playback_idle(self) -> None:
-        if self.pending_trigger is not None and self._busy_reason() is None:
-            self.pending_trigger = None
-            self.request_response("server event after playback")
-        if self.policy is not None:
-            self.policy.on_playback_idle()
-        if self.hangup_when_idle and self.ended is None:
-            self.end("goodbye played")
+    def _conversation_idle(self) -> None:
+        self._pay_owed_response()
+        self._events.append(ConversationIdle())
+        if self.state.hangup is Hangup.AFTER_THIS_REPLY:
+            self.end(EndReason.GOODBYE_PLAYED)
 
-    def _on_session_updated(self, event: dict[str, Any]) -> None:
+    # -- Realtime events -------------------------------------------------------------------------------
+    def _on_audio_delta(self, event: realtime.AudioDelta) -> None:
+        if event.response_id in self.cancelled:
+            self.stats.late_deltas_dropped += 1
+            return
+        self.stats.audio_deltas += 1
+        self.playback.add_audio(event.item_id, event.audio)
+        self._pump()
+
+    def _on_session_updated(self, event: realtime.SessionUpdated) -> None:
         self.session_ready = True
         self._maybe_greet()
 
-    def _on_response_created(self, event: dict[str, Any]) -> None:
-        self.active_response = event["response"]["id"]
-        self.response_requested = False
-        self.awaiting_server_response = None
-        if self._hangup_on_next_response:
-            self._hangup_on_next_response = False
-            self.hangup_when_idle = True
+    def _on_response_created(self, event: realtime.ResponseCreated) -> None:
+        replaced = self.state.response_created(event.response_id)
+        if replaced is not None:
+            self._log(WARNING, "RESPONSE", f"{event.response_id} created while {replaced} was active")
         self._pump()
-        self._log(logging.INFO, f"[RESPONSE] {self.active_response} created")
+        self._log(INFO, "RESPONSE", f"{event.response_id} created")
 
-    def _on_response_done(self, event: dict[str, Any]) -> None:
-        response = event["response"]
-        status = response.get("status")
-        if response.get("id") == self.active_response:
-            self.active_response = None
-        self.response_requested = False
+    def _on_response_done(self, event: realtime.ResponseDone) -> None:
+        self.state.response_done(event.response_id)
         self.playback.end_item()
-        self._log(logging.INFO, f"[RESPONSE] {response.get('id')} {status}")
+        self._log(INFO, "RESPONSE", f"{event.response_id} {event.status}")
         self._pump()
 
-    def _on_audio_done(self, event: dict[str, Any]) -> None:
-        if event.get("response_id") not in self.cancelled:
+    def _on_audio_done(self, event: realtime.AudioDone) -> None:
+        if event.response_id not in self.cancelled:
             self.playback.end_item()
             self._pump()
 
-    def _on_speech_started(self, event: dict[str, Any]) -> None:
-        self.caller_speaking = True
-        self.user_turns += 1
-        if self.pending_trigger is not None:
-            self.pending_trigger = None
+    def _on_speech_started(self, event: realtime.SpeechStarted) -> None:
+        if self.state.respond_when_idle:
             self.stats.notes_dropped_stale += 1
-            self._log(logging.INFO, "[SERVER EVENT] waiting note dropped: the caller spoke after it")
-        if self.active_response is not None or self.playback.is_playing:
+            self._log(INFO, "SERVER EVENT", "waiting note dropped: the caller spoke after it")
+        self.state.caller_starts()
+        if self.state.response_id is not None or self.playback.is_playing:
             self._barge_in()
 
     def _barge_in(self) -> None:
         position = self.playback.playing_position(self._now)
-        response_id = self.active_response
-        record = BargeIn(self.elapsed_ms, response_id, position[0] if position else None, None, 0)
-        self.barge_ins.append(record)
-        self.gate.barge_in_active = True
-        if self.hangup_when_idle or self._hangup_on_next_response:
-            self._log(logging.INFO, "[HANGUP] cancelled: the caller spoke over the goodbye")
-        self.hangup_when_idle = self._hangup_on_next_response = False
-        self._log(
-            logging.INFO,
-            f"[BARGE-IN] caller spoke over the AI (response {response_id or 'done'}, "
-            f"{'item ' + position[0] + f' at {position[1]} ms' if position else 'nothing playing'})",
-        )
+        if self.state.hangup is not Hangup.NONE:
+            self._log(INFO, "HANGUP", "cancelled: the caller spoke over the goodbye")
+        response_id = self.state.barge_in()
+        self.inbound.gate.barge_in_active = True
+        playing = f"item {position[0]} at {position[1]} ms" if position else "nothing playing"
+        self._log(INFO, "BARGE-IN", f"caller spoke over the AI (response {response_id or 'done'}, {playing})")
         if self.stream_sid is not None:
             self._actions.append(SendTwilio(twilio.clear(self.stream_sid)))
         if response_id is not None:
             self.cancelled.append(response_id)
-            self.active_response = None
             self._send_realtime(realtime.response_cancel(response_id))
-        self.response_requested = False
-        record.flushed_frames = self.playback.flush()
-        self._log(
-            logging.INFO, f"[TX_FLUSH] {record.flushed_frames} frames dropped from our queue; Twilio cleared"
-        )
+        flushed = self.playback.flush()
+        self._log(INFO, "TX_FLUSH", f"{flushed} frames dropped from our queue; Twilio cleared")
+        item_id, truncated_at = None, None
         if position is not None:
             item_id, heard = position
             received = self.playback.received_ms.get(item_id)
-            heard = heard if received is None else min(heard, received)
-            record.truncated_at_ms = heard
-            self._send_realtime(realtime.truncate(item_id, heard))
-            self._log(logging.INFO, f"[TRUNCATE] {item_id} at {heard} ms (what the caller heard)")
+            truncated_at = heard if received is None else min(heard, received)
+            self._send_realtime(realtime.truncate(item_id, truncated_at))
+            self._log(INFO, "TRUNCATE", f"{item_id} at {truncated_at} ms (what the caller heard)")
+        self.barge_ins.append(BargeIn(self.elapsed_ms, response_id, item_id, truncated_at, flushed))
+        self._events.append(BargeInStarted(self.elapsed_ms, response_id, item_id, truncated_at, flushed))
 
-    def _on_speech_stopped(self, event: dict[str, Any]) -> None:
-        self.caller_speaking = False
-        self.awaiting_server_response = self._now  # create_response: the server answers this turn
-        if self.gate.barge_in_active:
-            self.gate.barge_in_active = False
+    def _on_speech_stopped(self, event: realtime.SpeechStopped) -> None:
+        if self.state.caller_stops(self._now):
+            self.inbound.gate.barge_in_active = False
             record = self.barge_ins[-1]
             record.ended_at_ms = self.elapsed_ms
+            duration = record.ended_at_ms - record.at_ms
             self._log(
-                logging.INFO,
-                f"[BARGE-IN] caller done after {record.ended_at_ms - record.at_ms:.0f} ms; "
-                f"{record.frames_during} caller frames passed ungated",
+                INFO,
+                "BARGE-IN",
+                f"caller done after {duration:.0f} ms; {record.frames_during} caller frames passed ungated",
             )
+            self._events.append(BargeInEnded(duration, record.frames_during))
+        self._events.append(CallerTurnEnded(self.elapsed_ms))
         self._pump()
 
-    def _on_caller_transcript(self, event: dict[str, Any]) -> None:
-        text = str(event.get("transcript", ""))
-        self.transcript.append((self.elapsed_ms, "caller", text))
-        self._log(logging.INFO, f"[CALLER] {text!r}")
-        if self.policy is not None:
-            self.policy.on_caller_transcript(text)
+    def _on_caller_transcript(self, event: realtime.InputTranscript) -> None:
+        self.transcript.append((self.elapsed_ms, "caller", event.text))
+        self._log(INFO, "CALLER", repr(event.text))
+        self._events.append(CallerTranscript(event.text))
 
-    def _on_assistant_transcript(self, event: dict[str, Any]) -> None:
-        text = str(event.get("transcript", ""))
-        self.transcript.append((self.elapsed_ms, "assistant", text))
-        self._log(logging.INFO, f"[ASSISTANT] {text!r}")
-        if self.policy is not None:
-            self.policy.on_assistant_transcript(text)
+    def _on_assistant_transcript(self, event: realtime.OutputTranscript) -> None:
+        self.transcript.append((self.elapsed_ms, "assistant", event.text))
+        self._log(INFO, "ASSISTANT", repr(event.text))
+        self._events.append(AssistantTranscript(event.text))
 
-    def _on_function_call(self, event: dict[str, Any]) -> None:
-        name, call_id = str(event["name"]), str(event["call_id"])
-        self._log(logging.INFO, f"[TOOL] {name}({event.get('arguments', '')})")
-        if self.policy is None:
-            output, respond = '{"error": "no tools are configured"}', True
+    def _on_function_call(self, event: realtime.FunctionCallDone) -> None:
+        self._log(INFO, "TOOL", f"{event.name}({event.arguments})")
+        self.state.unanswered_calls.add(event.call_id)
+        self._events.append(FunctionCalled(event.call_id, event.name, event.arguments))
+
+    def _on_truncated(self, event: realtime.ItemTruncated) -> None:
+        self._log(DEBUG, "TRUNCATE", f"confirmed {event.item_id} at {event.audio_end_ms} ms")
+
+    def _on_error(self, event: realtime.ServerError) -> None:
+        errors = self.stats.realtime_errors
+        errors[event.code] = errors.get(event.code, 0) + 1
+        if event.code == "response_cancel_not_active":
+            self._log(INFO, "CANCEL", "the server had already ended that response (not a failure)")
         else:
-            output, respond = self.policy.on_function_call(name, str(event.get("arguments", "")))
-        self.send_function_output(call_id, output)
-        if respond:
-            self.pending_trigger = self.user_turns  # answers once this response has finished
+            self._log(WARNING, "REALTIME ERROR", f"{event.code}: {event.message}")
 
-    def _on_truncated(self, event: dict[str, Any]) -> None:
-        self._log(
-            logging.DEBUG, f"[TRUNCATE] confirmed {event.get('item_id')} at {event.get('audio_end_ms')} ms"
-        )
-
-    def _on_error(self, event: dict[str, Any]) -> None:
-        error = event.get("error") or {}
-        code = str(error.get("code") or error.get("type") or "unknown")
-        self.stats.realtime_errors[code] = self.stats.realtime_errors.get(code, 0) + 1
-        if code == "response_cancel_not_active":
-            self._log(logging.INFO, "[CANCEL] the server had already ended that response (not a failure)")
-        else:
-            self._log(logging.WARNING, f"[REALTIME ERROR] {code}: {error.get('message', '')}")
-
-    _handlers: ClassVar[dict[str, Any]] = {
-        "session.updated": _on_session_updated,
-        "response.created": _on_response_created,
-        "response.done": _on_response_done,
-        "response.output_audio.done": _on_audio_done,
-        "response.audio.done": _on_audio_done,
-        "input_audio_buffer.speech_started": _on_speech_started,
-        "input_audio_buffer.speech_stopped": _on_speech_stopped,
-        "conversation.item.input_audio_transcription.completed": _on_caller_transcript,
-        "response.output_audio_transcript.done": _on_assistant_transcript,
-        "response.audio_transcript.done": _on_assistant_transcript,
-        "response.function_call_arguments.done": _on_function_call,
-        "conversation.item.truncated": _on_truncated,
-        "error": _on_error,
+    _handlers: dict[type[ServerEvent], Callable[[Call, Any], None]] = {  # noqa: RUF012
+        realtime.AudioDelta: _on_audio_delta,
+        realtime.SessionUpdated: _on_session_updated,
+        realtime.ResponseCreated: _on_response_created,
+        realtime.ResponseDone: _on_response_done,
+        realtime.AudioDone: _on_audio_done,
+        realtime.SpeechStarted: _on_speech_started,
+        realtime.SpeechStopped: _on_speech_stopped,
+        realtime.InputTranscript: _on_caller_transcript,
+        realtime.OutputTranscript: _on_assistant_transcript,
+        realtime.FunctionCallDone: _on_function_call,
+        realtime.ItemTruncated: _on_truncated,
+        realtime.ServerError: _on_error,
     }
 
     # -- helpers ---------------------------------------------------------------------------------------
-    def _busy_reason(self) -> str | None:
-        if self.gate.barge_in_active:
-            return "barge-in"
-        if self.caller_speaking:
-            return "caller speaking"
-        if self.active_response is not None:
-            return "response active"
-        if self.awaiting_server_response is not None:
-            return "the server is answering the caller"
-        return None
-
     def _send_realtime(self, text: str) -> None:
-        self._actions.append(SendRealtime(text))
+        if self.session_sent:
+            self._actions.append(SendRealtime(text))
+        else:
+            self._held_realtime.append(text)
 
     def _malformed(self, source: str, exc: Exception, text: str | bytes) -> None:
         if source == "twilio":
             self.stats.malformed_twilio += 1
         else:
             self.stats.malformed_realtime += 1
-        self._log(logging.WARNING, f"[MALFORMED] {source} message skipped: {exc} ({str(text)[:80]!r})")
+        self._log(WARNING, "MALFORMED", f"{source} message skipped: {exc} ({str(text)[:80]!r})")
 
     def _gate_summary(self) -> None:
         fwd, sil = self.stats.frames_forwarded, self.stats.frames_silenced
@@ -496,22 +426,14 @@ class Call:
         self._summary_counts = (fwd, sil)
         self._summary_at = self._now
         if d_fwd or d_sil:
-            g = self.gate
+            g = self.inbound.gate
             self._log(
-                logging.INFO,
-                f"[AUDIO GATE] {d_fwd + d_sil} frames: {d_fwd} passed, {d_sil} silenced; "
+                INFO,
+                "AUDIO GATE",
+                f"{d_fwd + d_sil} frames: {d_fwd} passed, {d_sil} silenced; "
                 f"floor {g.noise_floor:.0f}, threshold {g.threshold:.0f}, "
                 f"passed {g.passed}, blocked {g.blocked}",
             )
 
-    def _log(self, level: int, message: str) -> None:
-        self._actions.append(Log(level, f"[{self.call_sid}] +{self.elapsed_ms:.0f}ms {message}"))
-
-
-_SILENCE_CACHE: dict[int, str] = {}
-
-
-def _silence_b64(nbytes: int) -> str:
-    if nbytes not in _SILENCE_CACHE:
-        _SILENCE_CACHE[nbytes] = base64.b64encode(b"\xff" * nbytes).decode("ascii")
-    return _SILENCE_CACHE[nbytes]
+    def _log(self, level: int, tag: str, text: str) -> None:
+        self._actions.append(Log(level, tag, text, self.call_sid, self.elapsed_ms))

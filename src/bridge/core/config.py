@@ -1,4 +1,4 @@
-"""Per-call settings of the bridge (the server's own settings live in settings.py)."""
+"""Per-call settings of the bridge (the server's own settings live in server/settings.py)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,28 @@ DEFAULT_INSTRUCTIONS = (
 
 
 @dataclass(frozen=True)
+class GateConfig:
+    """The compiled gate's settings (`fastgate.Gate` keyword arguments; a test keeps the defaults equal)."""
+
+    open_frames: int = 2  # loud frames in a row before the gate opens
+    hangover_frames: int = 15  # quiet frames before it closes again (300 ms)
+    min_threshold: float = 200.0  # RMS below which nothing ever opens it
+    open_factor: float = 3.0  # opens at this multiple of the noise floor
+    close_ratio: float = 0.5
+    floor_rise: float = 0.02
+    floor_rise_open: float = 0.001
+    floor_fall: float = 0.5
+    initial_floor: float = 0.0
+
+
+@dataclass(frozen=True)
 class CallConfig:
     model: str = "gpt-realtime"
     voice: str = "marin"
     instructions: str = DEFAULT_INSTRUCTIONS
     transcription_model: str | None = "gpt-4o-mini-transcribe"
+    transcription_language: str = "he"
+    transcription_prompt: str = ""  # words the recogniser should expect (services, cities)
     vad_threshold: float = 0.5
     prefix_padding_ms: int = 300
     silence_duration_ms: int = 500
@@ -26,9 +43,10 @@ class CallConfig:
     greet_first: bool = True
     chunk_ms: int = 100  # AI audio per Twilio media message (>= 50 ms plays smoothly)
     lead_ms: int = 300  # AI audio allowed ahead at Twilio; the rest waits in our queue
-    gate: dict[str, Any] = field(default_factory=dict)  # fastgate.Gate keyword arguments
+    gate: GateConfig = field(default_factory=GateConfig)
     gate_summary_ms: int = 5000
     max_early_audio_frames: int = 100  # caller frames held until the Realtime session is up
+    server_answer_wait_ms: int = 3000  # after a caller's turn, how long the server may take to answer
 
     def turn_detection(self) -> dict[str, Any]:
         return {
@@ -39,3 +57,11 @@ class CallConfig:
             "create_response": True,
             "interrupt_response": self.server_interrupt,
         }
+
+    def transcription(self) -> dict[str, Any] | None:
+        if not self.transcription_model:
+            return None
+        spec: dict[str, Any] = {"model": self.transcription_model, "language": self.transcription_language}
+        if self.transcription_prompt:
+            spec["prompt"] = self.transcription_prompt
+        return spec

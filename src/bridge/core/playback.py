@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import fastgate
 
-BYTES_PER_MS = 8
+BYTES_PER_MS = fastgate.FRAME_BYTES // fastgate.FRAME_MS
 
 
 @dataclass(slots=True)
@@ -37,7 +37,6 @@ class Playback:
         self.queue: deque[Chunk] = deque()  # ours, not yet sent
         self.outstanding: deque[Chunk] = deque()  # sent to Twilio, mark not echoed yet
         self.received_bytes: dict[str, int] = {}  # audio received per item
-        self.heard_ms: dict[str, int] = {}  # acknowledged by marks, per item
         self._framer = fastgate.Framer(self.chunk_bytes)
         self._framing_item: str | None = None
         self._framed_bytes = 0
@@ -100,7 +99,6 @@ class Playback:
         while self.outstanding:
             chunk = self.outstanding.popleft()
             self._outstanding_bytes -= len(chunk.audio)
-            self.heard_ms[chunk.item_id] = chunk.start_ms + round(chunk.duration_ms)
             if chunk.mark == name:
                 break
         self._last_ack_at = now_ms

@@ -1,4 +1,4 @@
-"""The per-call lead state machine: collecting -> confirming -> confirmed -> saved -> goodbye -> hangup.
+"""The per-call lead state machine: collecting -> confirming -> confirmed -> saved -> goodbye.
 
 Pure: tool calls and caller transcripts in, what changed and what to tell the model out. A "no" while
 confirming un-confirms and clears the field being confirmed (or replaces it with the value the caller
@@ -22,7 +22,6 @@ class Phase(StrEnum):
     CONFIRMED = "confirmed"
     SAVED = "saved"
     GOODBYE = "goodbye"
-    HANGUP = "hangup"
 
 
 @dataclass

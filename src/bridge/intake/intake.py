@@ -1,19 +1,22 @@
-"""LeadIntake: the CallPolicy that turns a call into a lead (tools, transcripts, store, hangup)."""
+"""LeadIntake: the application that turns a call's events into a lead.
+
+`handle` is pure: a call event in, commands for the call and lead writes out, in the order they must
+happen (a tool's writes before its output, its output before any note). `perform` carries out one
+write on the store; the server runs it on the store's writer thread, never on the event loop.
+"""
 
 from __future__ import annotations
 
 import json
-import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
+from bridge.core.commands import AddNote, HangUpAfterReply, SendFunctionOutput
+from bridge.core.events import BargeInStarted, CallEnded, CallerTranscript, CallStarted, Event, FunctionCalled
 from bridge.intake.confirmation import LeadState, Outcome, Phase
 from bridge.intake.profile import BusinessProfile
-
-if TYPE_CHECKING:
-    from bridge.core.call import Call
-    from bridge.intake.store import LeadStore
-
-log = logging.getLogger("fastgate.intake")
+from bridge.intake.store import LeadStore
 
 TOOLS: list[dict[str, Any]] = [
     {
@@ -44,6 +47,32 @@ TOOLS: list[dict[str, Any]] = [
 ]
 
 
+GOODBYE_NOTE = "כל הפרטים אושרו ונשמרו. אמרי את משפט הסיום ואל תשאלי שאלות נוספות"
+
+
+# -- lead writes: what `perform` does on the store ----------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class StartLead:
+    call_sid: str
+    caller_id: str | None
+    business: str
+
+
+@dataclass(frozen=True, slots=True)
+class SaveField:
+    field: str
+    value: str | None
+    confirmed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SetStatus:
+    status: str  # partial | confirmed | abandoned
+
+
+LeadWrite = StartLead | SaveField | SetStatus
+
+
 class LeadIntake:
     """One per call. Without a store it still runs the state machine (nothing is written)."""
 
@@ -54,71 +83,75 @@ class LeadIntake:
         self.store = store
         self.state = LeadState(profile)
         self.lead_id: int | None = None
-        self.call: Call | None = None
+        self.hangup_armed = False
 
-    def attach(self, call: Call) -> None:
-        self.call = call
+    def handle(self, event: Event) -> Sequence[object]:
+        if isinstance(event, FunctionCalled):
+            return self._function_call(event)
+        if isinstance(event, CallerTranscript):
+            writes, commands = self._apply(self.state.caller_said(event.text))
+            out = [*writes, *commands]
+            if self.state.phase == Phase.GOODBYE and not self.hangup_armed:
+                # they spoke over the goodbye without a "no": end after this reply
+                self.hangup_armed = True
+                out.append(HangUpAfterReply())
+            return out
+        if isinstance(event, BargeInStarted):
+            self.hangup_armed = False  # the call drops a hang-up the caller talks over
+            return ()
+        if isinstance(event, CallStarted):
+            return self._start(event)
+        if isinstance(event, CallEnded) and not self.state.complete:
+            return [SetStatus("partial" if self.state.values else "abandoned")]
+        return ()
 
-    def on_start(self, call_sid: str, caller_id: str | None) -> None:
-        self.state = LeadState(self.profile, caller_id)
-        if self.store is not None:
-            self.lead_id = self.store.start(call_sid, caller_id, self.profile.business_name)
-        if self.state.caller_id and self.call is not None:
-            self.call.add_server_event(
-                f"מספר המזוהה של הלקוח: {self.state.caller_id}. הציעי אותו כמספר לחזרה.", respond=False
-            )
+    def perform(self, write: LeadWrite) -> None:
+        """One lead write, on the store (blocking: the server runs it on the store's writer thread)."""
+        if self.store is None:
+            return
+        if isinstance(write, StartLead):
+            self.lead_id = self.store.start(write.call_sid, write.caller_id, write.business)
+        elif self.lead_id is None:
+            raise LookupError(f"{write} before the lead was started")
+        elif isinstance(write, SaveField):
+            self.store.set_field(self.lead_id, write.field, write.value, write.confirmed)
+        else:
+            self.store.set_status(self.lead_id, write.status)
 
-    def on_caller_transcript(self, text: str) -> None:
-        self._apply(self.state.caller_said(text))
-        if self.state.phase == Phase.GOODBYE and self.call is not None and not self.call.hangup_when_idle:
-            # they spoke over the goodbye without a "no": end after this reply
-            self.call.hang_up_after_reply()
+    # -------------------------------------------------------------------------------------------------------
+    def _start(self, event: CallStarted) -> list[object]:
+        self.state = LeadState(self.profile, event.caller_id)
+        out: list[object] = [StartLead(event.call_sid, event.caller_id, self.profile.business_name)]
+        if self.state.caller_id:
+            out.append(AddNote(f"מספר המזוהה של הלקוח: {self.state.caller_id}. הציעי אותו כמספר לחזרה."))
+        return out
 
-    def on_assistant_transcript(self, text: str) -> None:
-        return None
-
-    def on_function_call(self, name: str, arguments: str) -> tuple[str, bool]:
+    def _function_call(self, event: FunctionCalled) -> list[object]:
         try:
-            args = json.loads(arguments or "{}")
-            if name == "set_field":
+            args = json.loads(event.arguments or "{}")
+            if event.name == "set_field":
                 outcome = self.state.set_field(str(args["field"]), str(args["value"]))
-            elif name == "request_confirmation":
+            elif event.name == "request_confirmation":
                 outcome = self.state.request_confirmation(str(args.get("field", "all")))
             else:
-                return json.dumps({"ok": False, "error": f"unknown tool {name!r}"}), True
-        except (ValueError, KeyError, TypeError) as exc:
-            return json.dumps({"ok": False, "error": f"bad arguments: {exc}"}), True
-        self._apply(outcome)
-        return outcome.output, True
+                error = json.dumps({"ok": False, "error": f"unknown tool {event.name!r}"})
+                return [SendFunctionOutput(event.call_id, error)]
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            error = json.dumps({"ok": False, "error": f"bad arguments: {exc}"})
+            return [SendFunctionOutput(event.call_id, error)]
+        writes, commands = self._apply(outcome)
+        return [*writes, SendFunctionOutput(event.call_id, outcome.output), *commands]
 
-    def on_playback_idle(self) -> None:
-        return None
-
-    def on_end(self, reason: str) -> None:
-        if self.store is None or self.lead_id is None:
-            return
-        if self.state.complete:
-            return  # saved as confirmed already
-        self.store.set_status(self.lead_id, "partial" if self.state.values else "abandoned")
-
-    def _apply(self, outcome: Outcome) -> None:
-        if self.store is not None and self.lead_id is not None:
-            for change in outcome.changes:
-                self.store.set_field(self.lead_id, change.field, change.value, change.confirmed)
-        if outcome.note and self.call is not None:
-            self.call.add_server_event(outcome.note, respond=False)
-        if outcome.complete:
-            self._save_and_say_goodbye()
-
-    def _save_and_say_goodbye(self) -> None:
-        if self.store is not None and self.lead_id is not None:
-            self.store.set_status(self.lead_id, "confirmed")
-        self.state.phase = Phase.SAVED
-        log.info("lead %s confirmed and saved: %s", self.lead_id, self.state.values)
-        if self.call is not None:
-            self.call.add_server_event(
-                f"כל הפרטים אושרו ונשמרו. אמרי את משפט הסיום ואל תשאלי שאלות נוספות: {self.profile.goodbye}",
-                respond=False,
-            )
-            self.call.hang_up_after_reply()
+    def _apply(self, outcome: Outcome) -> tuple[list[LeadWrite], list[object]]:
+        """What one outcome of the lead state means: writes first, then commands for the call."""
+        writes: list[LeadWrite] = [SaveField(c.field, c.value, c.confirmed) for c in outcome.changes]
+        commands: list[object] = [AddNote(outcome.note)] if outcome.note else []
+        if outcome.complete:  # saved, then the goodbye, then the end once it has played
             self.state.phase = Phase.GOODBYE
+            self.hangup_armed = True
+            goodbye = (
+                f"כל הפרטים אושרו ונשמרו. אמרי את משפט הסיום ואל תשאלי שאלות נוספות: {self.profile.goodbye}"
+            )
+            writes.append(SetStatus("confirmed"))
+            commands += [AddNote(goodbye), HangUpAfterReply()]
+        return writes, commands

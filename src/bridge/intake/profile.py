@@ -34,6 +34,10 @@ class BusinessProfile:
             goodbye=self.goodbye,
         )
 
+    def transcription_prompt(self) -> str:
+        """Words the recogniser should expect on this business's calls."""
+        return ", ".join((self.business_name, *self.services, *self.cities))
+
 
 def parse_profile(data: dict[str, Any]) -> BusinessProfile:
     try:

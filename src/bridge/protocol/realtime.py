@@ -1,32 +1,209 @@
-"""OpenAI Realtime (GA) client events we send, and parsing of server events.
+"""OpenAI Realtime (GA): server events parsed once into small typed records, client events built.
 
-Shapes follow openai.types.realtime (the tests validate every event we build against them).
-Server events are parsed with orjson into dicts: the SDK's pydantic models cost about 15x more
-per audio delta (see benchmarks/test_bench_bridge.py).
+Shapes follow openai.types.realtime (the tests validate every event we build against them). Server
+events are read with orjson and only the fields the bridge uses are kept: the SDK's pydantic models
+cost 15-70x more per audio delta (see benchmarks/test_bench_bridge.py). Beta event names are mapped
+to their GA names here, so nothing past `parse` knows the beta API existed.
 """
 
 from __future__ import annotations
 
+import binascii
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from bridge.protocol import ProtocolError
 
-AUDIO_DELTA = frozenset({"response.output_audio.delta", "response.audio.delta"})
-AUDIO_DONE = frozenset({"response.output_audio.done", "response.audio.done"})
+BETA_NAMES = {
+    "response.audio.delta": "response.output_audio.delta",
+    "response.audio.done": "response.output_audio.done",
+    "response.audio_transcript.delta": "response.output_audio_transcript.delta",
+    "response.audio_transcript.done": "response.output_audio_transcript.done",
+    "response.text.delta": "response.output_text.delta",
+    "response.text.done": "response.output_text.done",
+    "conversation.item.created": "conversation.item.added",
+}
 
 
-def parse(text: str | bytes) -> dict[str, Any]:
+# -- server events, as the bridge sees them ---------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class AudioDelta:
+    response_id: str | None
+    item_id: str
+    audio: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class AudioDone:
+    response_id: str | None
+    item_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionUpdated:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseCreated:
+    response_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseDone:
+    response_id: str | None
+    status: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechStarted:
+    audio_start_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechStopped:
+    audio_end_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class InputTranscript:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutputTranscript:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionCallDone:
+    call_id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class ItemTruncated:
+    item_id: str | None
+    audio_end_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ServerError:
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Other:
+    """Any event the bridge does not act on (rate_limits.updated, transcript deltas, ...)."""
+
+    type: str
+
+
+ServerEvent = (
+    AudioDelta
+    | AudioDone
+    | SessionUpdated
+    | ResponseCreated
+    | ResponseDone
+    | SpeechStarted
+    | SpeechStopped
+    | InputTranscript
+    | OutputTranscript
+    | FunctionCallDone
+    | ItemTruncated
+    | ServerError
+    | Other
+)
+
+
+def _obj(event: dict[str, Any], key: str) -> dict[str, Any]:
+    value = event.get(key)
+    if not isinstance(value, dict):
+        raise ProtocolError(f"Realtime {event['type']} without an object {key!r}")
+    return value
+
+
+def _str(event: dict[str, Any], key: str) -> str:
+    value = event.get(key)
+    if not isinstance(value, str):
+        raise ProtocolError(f"Realtime {event['type']} without a string {key!r}")
+    return value
+
+
+def _opt_str(event: dict[str, Any], key: str) -> str | None:
+    value = event.get(key)
+    return value if isinstance(value, str) else None
+
+
+def _opt_int(event: dict[str, Any], key: str) -> int | None:
+    value = event.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _audio_delta(e: dict[str, Any]) -> AudioDelta:
+    try:
+        audio = binascii.a2b_base64(_str(e, "delta"), strict_mode=True)
+    except (binascii.Error, ValueError):
+        raise ProtocolError("Realtime audio delta is not valid base64") from None
+    return AudioDelta(_opt_str(e, "response_id"), _str(e, "item_id"), audio)
+
+
+def _error(e: dict[str, Any]) -> ServerError:
+    error = _obj(e, "error")
+    code = error.get("code") or error.get("type") or "unknown"
+    return ServerError(str(code), str(error.get("message") or ""))
+
+
+def _response_done(e: dict[str, Any]) -> ResponseDone:
+    response = _obj(e, "response")
+    return ResponseDone(_opt_str(response, "id"), _opt_str(response, "status"))
+
+
+def _transcript(e: dict[str, Any]) -> str:
+    value = e.get("transcript", "")
+    return value if isinstance(value, str) else str(value)
+
+
+_BUILDERS: dict[str, Callable[[dict[str, Any]], ServerEvent]] = {
+    "response.output_audio.delta": _audio_delta,
+    "response.output_audio.done": lambda e: AudioDone(_opt_str(e, "response_id"), _opt_str(e, "item_id")),
+    "session.updated": lambda e: SessionUpdated(),
+    "response.created": lambda e: ResponseCreated(_str(_obj(e, "response"), "id")),
+    "response.done": _response_done,
+    "input_audio_buffer.speech_started": lambda e: SpeechStarted(_opt_int(e, "audio_start_ms")),
+    "input_audio_buffer.speech_stopped": lambda e: SpeechStopped(_opt_int(e, "audio_end_ms")),
+    "conversation.item.input_audio_transcription.completed": lambda e: InputTranscript(_transcript(e)),
+    "response.output_audio_transcript.done": lambda e: OutputTranscript(_transcript(e)),
+    "response.function_call_arguments.done": lambda e: FunctionCallDone(
+        _str(e, "call_id"), _str(e, "name"), str(e.get("arguments") or "")
+    ),
+    "conversation.item.truncated": lambda e: ItemTruncated(
+        _opt_str(e, "item_id"), _opt_int(e, "audio_end_ms")
+    ),
+    "error": _error,
+}
+
+
+def parse(text: str | bytes) -> ServerEvent:
+    """One server event, checked and typed; `ProtocolError` says what is wrong with a bad one."""
     try:
         event = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
         raise ProtocolError(f"Realtime event is not JSON: {exc}") from None
     if not isinstance(event, dict) or not isinstance(event.get("type"), str):
         raise ProtocolError("Realtime event is not an object with a string type")
-    return event
+    kind: str = event["type"]
+    kind = event["type"] = BETA_NAMES.get(kind, kind)
+    build = _BUILDERS.get(kind)
+    return build(event) if build is not None else Other(kind)
 
 
+# -- client events ----------------------------------------------------------------------------------------
 def _dump(event: dict[str, Any]) -> str:
     return orjson.dumps(event).decode()
 
@@ -37,12 +214,12 @@ def session_update(
     voice: str,
     model: str,
     turn_detection: dict[str, Any],
-    transcription_model: str | None,
+    transcription: dict[str, Any] | None,
     tools: list[dict[str, Any]] | None = None,
 ) -> str:
     audio_input: dict[str, Any] = {"format": {"type": "audio/pcmu"}, "turn_detection": turn_detection}
-    if transcription_model:
-        audio_input["transcription"] = {"model": transcription_model, "language": "he"}
+    if transcription:
+        audio_input["transcription"] = transcription
     session: dict[str, Any] = {
         "type": "realtime",
         "model": model,

@@ -1,17 +1,20 @@
-"""Server settings: command-line flags over environment variables over defaults."""
+"""Server settings, from one source: each option is declared once, with its flag, environment
+variable and help; its default is the dataclass default. Flags win over the environment, the
+environment over the defaults. Secrets come from the environment only.
+"""
 
 from __future__ import annotations
 
+import argparse
 import os
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
 
 from bridge.core.config import CallConfig
 
 OPENAI_WS_BASE = "wss://api.openai.com/v1"
-
-
-def env(name: str, default: str) -> str:
-    return os.environ.get(name, default)
 
 
 @dataclass(frozen=True)
@@ -28,11 +31,149 @@ class Settings:
     realtime_max_message_bytes: int = 16 << 20
     realtime_connect_timeout: float = 10.0
     tick_ms: float = 100.0  # timers only: AI audio is released on marks and deltas
-    db_path: str | None = None  # leads (SQLite); None: lead intake keeps no record
+    intake: bool = True  # lead intake (tools, leads); False: a plain voice bridge
+    db_path: str | None = "fastgate-leads.db"  # leads (SQLite); None: intake keeps no record
     profile_path: str | None = None  # business profile TOML; None: the shipped example
-    intake: bool = True
+    instructions_file: str | None = None  # overrides the profile's instructions
+    log_level: str = "INFO"
     call: CallConfig = field(default_factory=CallConfig)
 
     @property
     def realtime_endpoint(self) -> str:
         return f"{self.realtime_url.rstrip('/')}/realtime?model={self.call.model}"
+
+
+@dataclass(frozen=True)
+class Option:
+    flag: str
+    target: str  # a Settings field, or "call.<CallConfig field>"
+    envs: tuple[str, ...]
+    help: str
+    parse: Callable[[str], Any] = str
+
+
+def _flag(value: str) -> bool:
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"not a yes/no value: {value!r}")
+
+
+def _level(value: str) -> str:
+    level = value.upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ValueError(f"unknown log level {value!r} (DEBUG, INFO, WARNING, ERROR)")
+    return level
+
+
+SERVE_OPTIONS = (
+    Option("--host", "host", ("FASTGATE_HOST",), "bind address"),
+    Option("--port", "port", ("FASTGATE_PORT", "PORT"), "HTTP port", int),
+    Option(
+        "--realtime-url",
+        "realtime_url",
+        ("OPENAI_REALTIME_URL",),
+        "Realtime websocket base URL; /realtime?model=M is appended",
+    ),
+    Option("--model", "call.model", ("OPENAI_REALTIME_MODEL",), "Realtime model"),
+    Option("--voice", "call.voice", ("FASTGATE_VOICE",), "AI voice"),
+    Option(
+        "--instructions-file",
+        "instructions_file",
+        ("FASTGATE_INSTRUCTIONS_FILE",),
+        "system instructions, UTF-8 text (instead of the profile's)",
+    ),
+    Option(
+        "--public-url",
+        "public_url",
+        ("FASTGATE_PUBLIC_URL",),
+        "https://host as Twilio reaches this server (signatures, stream URL)",
+    ),
+    Option("--silence-ms", "call.silence_duration_ms", ("FASTGATE_SILENCE_MS",), "server VAD silence", int),
+    Option(
+        "--server-interrupt",
+        "call.server_interrupt",
+        ("FASTGATE_SERVER_INTERRUPT",),
+        "also let the server cancel on VAD (interrupt_response): yes/no",
+        _flag,
+    ),
+    Option("--profile", "profile_path", ("FASTGATE_PROFILE",), "business profile TOML"),
+    Option("--db", "db_path", ("FASTGATE_DB",), "SQLite file for leads"),
+    Option(
+        "--drain-seconds",
+        "drain_seconds",
+        ("FASTGATE_DRAIN_SECONDS",),
+        "on SIGTERM, how long calls in progress may go on",
+        float,
+    ),
+    Option("--log-level", "log_level", ("FASTGATE_LOG_LEVEL",), "DEBUG, INFO, WARNING or ERROR", _level),
+)
+
+
+def _default(target: str) -> Any:
+    obj: Any = Settings()
+    for part in target.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def add_options(parser: argparse.ArgumentParser, options: tuple[Option, ...] = SERVE_OPTIONS) -> None:
+    """One flag per option; the help shows its environment variables and its default."""
+    for opt in options:
+        env = ", ".join(opt.envs)
+        dest = opt.target.replace(".", "__")
+        parser.add_argument(
+            opt.flag, dest=dest, default=None, help=f"{opt.help} [{env}] (default: {_default(opt.target)})"
+        )
+    parser.add_argument("--no-intake", action="store_true", help="a plain voice bridge: no tools, no leads")
+
+
+def load_settings(
+    args: argparse.Namespace | None = None,
+    environ: Mapping[str, str] | None = None,
+    options: tuple[Option, ...] = SERVE_OPTIONS,
+) -> Settings:
+    """Flags over environment over defaults; raises ValueError naming the flag or variable at fault."""
+    environ = os.environ if environ is None else environ
+    top: dict[str, Any] = {}
+    call: dict[str, Any] = {}
+    for opt in options:
+        raw, source = getattr(args, opt.target.replace(".", "__"), None), opt.flag
+        if raw is None:
+            source, raw = next(((e, environ[e]) for e in opt.envs if environ.get(e)), (opt.flag, None))
+        if raw is None:
+            continue
+        try:
+            value = opt.parse(raw)
+        except ValueError as exc:
+            raise ValueError(f"{source}: {exc}") from None
+        if opt.target.startswith("call."):
+            call[opt.target[5:]] = value
+        else:
+            top[opt.target] = value
+    if args is not None and getattr(args, "no_intake", False):
+        top["intake"] = False
+    settings = Settings(
+        **top,
+        api_key=environ.get("OPENAI_API_KEY") or None,
+        twilio_auth_token=environ.get("TWILIO_AUTH_TOKEN") or None,
+        twilio_account_sid=environ.get("TWILIO_ACCOUNT_SID") or None,
+    )
+    return replace(settings, call=call_config(settings, replace(settings.call, **call)))
+
+
+def call_config(settings: Settings, call: CallConfig) -> CallConfig:
+    """The call's instructions and transcription prompt: from the profile, or the instructions file."""
+    if settings.intake:
+        from bridge.intake.profile import load_profile
+
+        profile = load_profile(settings.profile_path)
+        call = replace(
+            call,
+            instructions=profile.render_instructions(),
+            transcription_prompt=profile.transcription_prompt(),
+        )
+    if settings.instructions_file:
+        call = replace(call, instructions=Path(settings.instructions_file).read_text("utf-8"))
+    return call

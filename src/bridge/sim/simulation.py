@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from bridge.core.call import CallPolicy
+from bridge.core.commands import Application
 from bridge.core.config import CallConfig
-from bridge.server.session import BridgeServer, CallReport
+from bridge.server.app import BridgeServer
+from bridge.server.session import CallReport
 from bridge.server.settings import Settings
 from bridge.sim.clock import ScaledClock
 from bridge.sim.realtime_server import RealtimeSimulator, SimSession
@@ -139,10 +140,11 @@ class Simulation:
             next_response_after_turn=next_ok,
         )
 
-    def timeline(self) -> list[tuple[float, str, str]]:
+    def timeline(self, *, gate_lines: bool = True) -> list[tuple[float, str, str]]:
         rows: list[tuple[float, str, str]] = []
-        for t, message in self.report.log_lines:
-            rows.append((t, "bridge", message.split("ms ", 1)[-1]))
+        for t, line in self.report.log_lines:
+            if gate_lines or line.tag != "AUDIO GATE":
+                rows.append((t, "bridge", f"[{line.tag}] {line.text}"))
         shown_out = {
             "input_audio_buffer.speech_started",
             "input_audio_buffer.speech_stopped",
@@ -219,7 +221,7 @@ def call_config(scenario: Scenario, base: CallConfig | None = None) -> CallConfi
     unknown = set(scenario.session) - known
     if unknown:
         raise ValueError(f"scenario [session] has unknown keys: {', '.join(sorted(unknown))}")
-    return CallConfig(**{**base.__dict__, **scenario.session})
+    return replace(base, **scenario.session)
 
 
 async def run_simulation(
@@ -227,10 +229,10 @@ async def run_simulation(
     *,
     time_scale: float = 1.0,
     config: CallConfig | None = None,
-    policy_factory: Callable[[], CallPolicy] | None = None,
+    app_factory: Callable[[], Application] | None = None,
     timeout_s: float | None = None,
 ) -> Simulation:
-    """The bridge between the two simulators; `policy_factory` plugs in lead intake (see intake_policy)."""
+    """The bridge between the two simulators; `app_factory` plugs in lead intake (intake_factory)."""
     clock = ScaledClock(time_scale)
     async with RealtimeSimulator(scenario, api_key=SIM_KEY, clock=clock) as realtime:
         settings = Settings(
@@ -241,9 +243,7 @@ async def run_simulation(
             call=call_config(scenario, config),
             drain_seconds=5.0,
         )
-        server = BridgeServer(
-            settings, clock=clock.now_ms, time_scale=time_scale, policy_factory=policy_factory
-        )
+        server = BridgeServer(settings, clock=clock.now_ms, time_scale=time_scale, app_factory=app_factory)
         port = await server.start()
         try:
             caller = TwilioCaller(f"ws://127.0.0.1:{port}/media-stream", scenario, clock=clock)

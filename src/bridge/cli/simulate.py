@@ -1,0 +1,52 @@
+"""`fastgate-bridge simulate`: one call through the bridge between the two simulators, told as it went."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from bridge.cli.report import print_leads, print_simulation
+from bridge.core.config import CallConfig
+from bridge.intake import intake_factory
+from bridge.intake.profile import load_profile
+from bridge.intake.store import LeadStore
+from bridge.sim.scenario import ScenarioError, load_scenario
+from bridge.sim.simulation import run_simulation
+
+
+async def simulate(args: argparse.Namespace) -> int:
+    try:
+        scenario = load_scenario(args.scenario)
+        profile = None if args.no_intake else load_profile(args.profile or None)
+    except (ScenarioError, ValueError, OSError) as exc:
+        print(f"fastgate-bridge simulate: {exc}", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory() as tmp:
+        store = None if profile is None else LeadStore(args.db or str(Path(tmp) / "leads.db"))
+        config = None
+        if profile is not None:
+            config = CallConfig(
+                instructions=profile.render_instructions(),
+                transcription_prompt=profile.transcription_prompt(),
+            )
+        try:
+            sim = await run_simulation(
+                scenario,
+                time_scale=args.time_scale,
+                config=config,
+                app_factory=intake_factory(profile, store) if profile is not None else None,
+            )
+            print_simulation(sim, gate_lines=args.gate_lines)
+            if store is not None:
+                print_leads(store, sim.report.call_sid)
+                sim.leads = [lead.as_dict() for lead in store.leads() if lead.call_sid == sim.report.call_sid]
+        finally:
+            if store is not None:
+                store.close()
+    if args.json:
+        Path(args.json).write_text(json.dumps(sim.to_json(), ensure_ascii=False, indent=2), "utf-8")
+        print(f"\nwrote {args.json}")
+    return 0 if not sim.errors() else 1

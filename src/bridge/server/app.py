@@ -1,0 +1,159 @@
+"""The call server: HTTP (TwiML webhook, health, metrics) and the Twilio media websocket on aiohttp,
+one Realtime websocket per call, all on one event loop (uvloop when installed)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from bridge.core.commands import Application, PlainBridge
+from bridge.core.events import EndReason
+from bridge.server.session import CallReport, CallSession
+from bridge.server.settings import Settings
+from bridge.server.twiml import SignatureCheck, stream_twiml, websocket_url
+
+log = logging.getLogger("fastgate.bridge")
+
+
+class BridgeServer:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        app_factory: Callable[[], Application] | None = None,
+        clock: Callable[[], float] | None = None,
+        time_scale: float = 1.0,
+    ) -> None:
+        self.settings = settings
+        self.app_factory: Callable[[], Application] = app_factory or PlainBridge
+        self.clock = clock or (lambda: time.monotonic() * 1000.0)
+        self.time_scale = time_scale
+        self.signatures = SignatureCheck(settings.twilio_auth_token)
+        self.sessions: set[CallSession] = set()
+        self.finished: deque[CallReport] = deque(maxlen=200)
+        self.draining = False
+        self.port: int | None = None
+        # one thread for the applications' writes (SQLite has one writer): never the event loop
+        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fastgate-writer")
+        self._runner: web.AppRunner | None = None
+        self.closers: list[Callable[[], None]] = []  # what stop() closes last (the lead store)
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> BridgeServer:
+        """The server as its settings describe it: lead intake with its profile and store, or none."""
+        if not settings.intake:
+            return cls(settings)
+        from bridge.intake import intake_factory
+        from bridge.intake.profile import load_profile
+        from bridge.intake.store import LeadStore
+
+        store = LeadStore(settings.db_path) if settings.db_path else None
+        server = cls(settings, app_factory=intake_factory(load_profile(settings.profile_path), store))
+        server.closers.append(store.close if store else lambda: None)
+        return server
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=64 * 1024)
+        app.router.add_route("POST", "/incoming-call", self.incoming_call)
+        app.router.add_route("GET", "/incoming-call", self.incoming_call)
+        app.router.add_get("/healthz", self.healthz)
+        app.router.add_get("/metrics", self.metrics)
+        app.router.add_get("/media-stream", self.media_stream)
+        return app
+
+    async def start(self) -> int:
+        if not self.signatures.enabled:
+            log.warning("TWILIO_AUTH_TOKEN is not set: requests and media streams are NOT authenticated")
+        self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.settings.host, self.settings.port)
+        await site.start()
+        sockets = getattr(site._server, "sockets", None)  # the port, when 0 asked the OS for one
+        self.port = sockets[0].getsockname()[1] if sockets else self.settings.port
+        log.info(
+            "listening on http://%s:%s (realtime: %s)",
+            self.settings.host,
+            self.port,
+            self.settings.realtime_endpoint,
+        )
+        return self.port
+
+    async def stop(self, drain_seconds: float | None = None) -> None:
+        """Stop taking calls, let the ones in progress finish (up to drain_seconds), then close."""
+        self.draining = True
+        deadline = time.monotonic() + (
+            self.settings.drain_seconds if drain_seconds is None else drain_seconds
+        )
+        if self.sessions:
+            log.info("draining %d call(s)", len(self.sessions))
+        while self.sessions and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        for session in list(self.sessions):
+            session.call.end(EndReason.SHUTDOWN)
+            await session.flush()
+        while self.sessions and time.monotonic() < deadline + 5:
+            await asyncio.sleep(0.05)  # their last lead writes
+        if self._runner is not None:
+            await self._runner.cleanup()
+        await asyncio.to_thread(self.writer.shutdown, wait=True)
+        for close in self.closers:
+            close()
+
+    def _public_base(self, request: web.Request) -> str:
+        return (self.settings.public_url or f"{request.scheme}://{request.host}").rstrip("/")
+
+    async def incoming_call(self, request: web.Request) -> web.Response:
+        params = dict(await request.post()) if request.method == "POST" else {}
+        url = self._public_base(request) + request.path_qs
+        if not self.signatures.valid(
+            url, {k: str(v) for k, v in params.items()}, request.headers.get("X-Twilio-Signature")
+        ):
+            log.warning("rejected /incoming-call: bad or missing X-Twilio-Signature")
+            return web.Response(status=403, text="invalid signature\n")
+        if self.draining:
+            return web.Response(status=503, text="draining\n")
+        caller = str(params.get("From") or request.query.get("From", ""))
+        stream = websocket_url(self._public_base(request), "/media-stream")
+        return web.Response(text=stream_twiml(stream, {"caller": caller}), content_type="text/xml")
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        status = 503 if self.draining else 200
+        return web.json_response(
+            {"status": "draining" if self.draining else "ok", "calls": len(self.sessions)}, status=status
+        )
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def media_stream(self, request: web.Request) -> web.StreamResponse:
+        url = websocket_url(self._public_base(request), request.path)
+        if not self.signatures.valid(url, {}, request.headers.get("X-Twilio-Signature")):
+            log.warning("rejected /media-stream: bad or missing X-Twilio-Signature")
+            return web.Response(status=403, text="invalid signature\n")
+        if self.draining:
+            return web.Response(status=503, text="draining\n")
+        ws = web.WebSocketResponse(max_msg_size=self.settings.max_message_bytes, compress=False)
+        await ws.prepare(request)
+        session = CallSession(
+            self.settings,
+            ws,
+            self.app_factory(),
+            clock=self.clock,
+            writer=self.writer,
+            time_scale=self.time_scale,
+        )
+        self.sessions.add(session)
+        try:
+            self.finished.append(await session.run())
+        except Exception:  # one call's bug must not take the server down
+            log.exception("[%s] call failed", session.call.call_sid)
+        finally:
+            self.sessions.discard(session)
+        return ws
