@@ -124,14 +124,14 @@ ServerEvent = (
 def _obj(event: dict[str, Any], key: str) -> dict[str, Any]:
     value = event.get(key)
     if not isinstance(value, dict):
-        raise ProtocolError(f"Realtime {event['type']} without an object {key!r}")
+        raise ProtocolError(f"Realtime {event.get('type', 'object')} without an object {key!r}")
     return value
 
 
 def _str(event: dict[str, Any], key: str) -> str:
     value = event.get(key)
     if not isinstance(value, str):
-        raise ProtocolError(f"Realtime {event['type']} without a string {key!r}")
+        raise ProtocolError(f"Realtime {event.get('type', 'object')} without a string {key!r}")
     return value
 
 
