@@ -75,6 +75,7 @@ class CallMachine(RuleBasedStateMachine):
 
     @rule(status=st.sampled_from(["completed", "cancelled"]))
     def response_done(self, status: str) -> None:
+        self.step_actions, self.step_input = [], "no done"
         if self.server_active is not None:
             rid, self.server_active = self.server_active, None
             self._realtime(done(rid, status), "done")
@@ -83,6 +84,7 @@ class CallMachine(RuleBasedStateMachine):
     def audio_delta(self, stale: bool, ms: int, new_item: bool) -> None:
         rid = (sorted(self.cancelled)[0] if self.cancelled else "resp_0") if stale else self.server_active
         if rid is None:
+            self.step_actions, self.step_input = [], "no delta"
             return
         if new_item or not self.items:
             self.items += 1

@@ -42,7 +42,7 @@ def test_barge_in_cancels_the_active_reply_and_the_hangup():
     s.arm_hangup()
     assert s.hangup is Hangup.AFTER_THIS_REPLY
     s.caller_starts()
-    assert s.barge_in() == "r1"
+    assert s.barge_in(0.0) == "r1"
     assert (s.caller, s.assistant, s.hangup) == (Caller.INTERRUPTING, Assistant.IDLE, Hangup.NONE)
     assert s.response_blocker() == "barge-in"
     assert s.caller_stops(1000.0)

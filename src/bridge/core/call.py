@@ -169,8 +169,11 @@ class Call:
 
     def tick(self, now_ms: float) -> None:
         self._now = now_ms
-        if self.state.wait_over(now_ms, self.config.server_answer_wait_ms) and not self.playback.is_playing:
+        limit = self.config.server_answer_wait_ms
+        if self.state.wait_over(now_ms, limit) and not self.playback.is_playing:
             self._conversation_idle()  # no answer came for the caller's turn (an empty turn)
+        elif self.state.cancel_ended(None, now_ms, limit):
+            self._pay_owed_response()  # the cancelled response's done never came
         self._pump()
         if now_ms - self._summary_at >= self.config.gate_summary_ms:
             self._gate_summary()
@@ -307,6 +310,8 @@ class Call:
         self._log(INFO, "RESPONSE", f"{event.response_id} created")
 
     def _on_response_done(self, event: realtime.ResponseDone) -> None:
+        if self.state.cancel_ended(event.response_id, self._now, self.config.server_answer_wait_ms):
+            self._pay_owed_response()
         self.state.response_done(event.response_id)
         self.playback.end_item()
         self._log(INFO, "RESPONSE", f"{event.response_id} {event.status}")
@@ -329,7 +334,7 @@ class Call:
         position = self.playback.playing_position(self._now)
         if self.state.hangup is not Hangup.NONE:
             self._log(INFO, "HANGUP", "cancelled: the caller spoke over the goodbye")
-        response_id = self.state.barge_in()
+        response_id = self.state.barge_in(self._now)
         self.inbound.gate.barge_in_active = True
         playing = f"item {position[0]} at {position[1]} ms" if position else "nothing playing"
         self._log(INFO, "BARGE-IN", f"caller spoke over the AI (response {response_id or 'done'}, {playing})")

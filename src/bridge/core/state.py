@@ -94,6 +94,7 @@ class TurnState:
         self.assistant = Assistant.IDLE
         self.hangup = Hangup.NONE
         self.response_id: str | None = None  # the active response, while RESPONDING
+        self.cancelling: tuple[str, float] | None = None  # (response, when): cancelled, its done not seen
         self.awaiting_since: float | None = None  # when AWAITING_SERVER began
         self.respond_when_idle = False  # a response is owed once the AI is silent (tool output, note)
         self.unanswered_calls: set[str] = set()  # tool calls the application has not answered yet
@@ -112,6 +113,8 @@ class TurnState:
             return "the server is answering the caller"
         if self.assistant is Assistant.REQUESTED:
             return "a response was already requested"
+        if self.cancelling is not None:
+            return "the cancelled response has not ended yet"
         return None
 
     @property
@@ -133,9 +136,11 @@ class TurnState:
             self.awaiting_since = now_ms
         return was_interrupting
 
-    def barge_in(self) -> str | None:
+    def barge_in(self, now_ms: float) -> str | None:
         """The caller speaks over the AI. Returns the response to cancel, if one was active."""
         cancelled = self.response_id
+        if cancelled is not None:
+            self.cancelling = (cancelled, now_ms)
         self.caller = _move(CALLER_MOVES, self.caller, "barge_in")  # type: ignore[assignment]
         self._assistant("barge_in")
         self.hangup = _move(HANGUP_MOVES, self.hangup, "barge_in")  # type: ignore[assignment]
@@ -151,6 +156,7 @@ class TurnState:
         self._assistant("created")
         self.response_id = response_id
         self.awaiting_since = None
+        self.cancelling = None  # the server has one response at a time: the cancelled one has ended
         if self.hangup is Hangup.ARMED:
             self.hangup = _move(HANGUP_MOVES, self.hangup, "created")  # type: ignore[assignment]
         return replaced
@@ -161,6 +167,15 @@ class TurnState:
             return False
         self._assistant("done")
         return True
+
+    def cancel_ended(self, response_id: str | None, now_ms: float, limit_ms: float) -> bool:
+        """The cancelled response's done came (or never will: past the limit). True when it ended now."""
+        if self.cancelling is None:
+            return False
+        if response_id == self.cancelling[0] or now_ms - self.cancelling[1] > limit_ms:
+            self.cancelling = None
+            return True
+        return False
 
     def playback_drained(self) -> bool:
         """The last of the reply's audio was played. True when the assistant became idle."""
