@@ -16,9 +16,9 @@ from bridge.sim.clock import ScaledClock
 from bridge.sim.realtime_server import RealtimeSimulator, SimSession
 from bridge.sim.scenario import Scenario
 from bridge.sim.twilio_caller import CallerRecord, TwilioCaller
+from fastgate import FRAME_BYTES, FRAME_MS
 
 SIM_KEY = "sim-key"
-FRAME_MS, FRAME_BYTES = 20, 160
 
 
 @dataclass

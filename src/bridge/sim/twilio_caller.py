@@ -26,10 +26,10 @@ from websockets.exceptions import ConnectionClosed
 import fastgate
 from bridge.sim.clock import ScaledClock
 from bridge.sim.scenario import Scenario
+from fastgate import FRAME_BYTES, FRAME_MS
 
 log = logging.getLogger("fastgate.sim.caller")
 
-FRAME_BYTES, FRAME_MS = 160, 20
 SILENCE = b"\xff" * FRAME_BYTES
 AI_ONSET_GAP_MS = 300  # playback idle this long, then audio again: the AI started a new reply
 

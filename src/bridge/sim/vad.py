@@ -5,9 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import fastgate
-
-FRAME_BYTES = 160  # 20 ms at 8 kHz
-FRAME_MS = 20
+from fastgate import FRAME_BYTES, FRAME_MS
 
 
 @dataclass
