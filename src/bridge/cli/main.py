@@ -68,7 +68,7 @@ def _add_sim(sub: argparse._SubParsersAction) -> None:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="fastgate-bridge", description=__doc__)
-    p.add_argument("--log-level", default=None, help="[FASTGATE_LOG_LEVEL] (default: INFO)")
+    p.add_argument("--log-level", dest="top_log_level", help="[FASTGATE_LOG_LEVEL] (default: INFO)")
     sub = p.add_subparsers(dest="command", required=True)
     _add_serve(sub)
     _add_simulate(sub)
@@ -80,6 +80,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if getattr(args, "log_level", None) is None:  # `--log-level` before the command, or none
+        args.log_level = args.top_log_level
     try:
         level = load_settings(args, options=(LOG_LEVEL,)).log_level.upper()
         logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")

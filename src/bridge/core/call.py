@@ -46,6 +46,7 @@ from bridge.protocol.realtime import ServerEvent
 from fastgate import process_twilio_media
 
 MAX_REMEMBERED_CANCELS = 16
+_INTERRUPTING = Caller.INTERRUPTING  # looked up once: checked on every caller frame
 
 
 class Call:
@@ -80,7 +81,8 @@ class Call:
 
     # -- the adapter's side ----------------------------------------------------------------------------
     def actions(self) -> list[Action]:
-        out, self._actions = self._actions, []
+        out = self._actions[:]  # the list itself stays: the inbound audio appends to it
+        self._actions.clear()
         return out
 
     def events(self) -> list[Event]:
@@ -126,7 +128,7 @@ class Call:
         for text in self._held_realtime:
             self._actions.append(SendRealtime(text))
         self._held_realtime.clear()
-        self.inbound.connect(self._append_audio)
+        self.inbound.connect(self._actions)
 
     def receive_twilio(self, text: str | bytes, now_ms: float) -> None:
         self._now = now_ms
@@ -136,7 +138,9 @@ class Call:
             self._malformed("twilio", exc, text)
             return
         if fast is not None:
-            self._caller_frame(fast[0], fast[2], text)
+            if self.state.caller is _INTERRUPTING:
+                self.barge_ins[-1].frames_during += 1
+            self.inbound.frame(fast[0], fast[2], text)
             return
         try:
             event = twilio.parse(text)
@@ -248,12 +252,9 @@ class Call:
 
     # -- caller audio ----------------------------------------------------------------------------------
     def _caller_frame(self, passed: bool, payload: str, message: str | bytes) -> None:
-        if self.state.caller is Caller.INTERRUPTING:
+        if self.state.caller is _INTERRUPTING:
             self.barge_ins[-1].frames_during += 1
         self.inbound.frame(passed, payload, message)
-
-    def _append_audio(self, payload: str) -> None:
-        self._actions.append(SendRealtime(realtime.append_audio(payload)))
 
     # -- Twilio control --------------------------------------------------------------------------------
     def _on_start(self, start: twilio.Start) -> None:

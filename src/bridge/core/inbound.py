@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import base64
 from collections import deque
-from collections.abc import Callable
 from dataclasses import asdict
 from functools import lru_cache
 
+from bridge.core.actions import Action, SendRealtime
 from bridge.core.config import GateConfig
 from bridge.core.stats import CallStats
 from bridge.protocol import twilio
+from bridge.protocol.realtime import append_audio
 from fastgate import Gate
 
 
@@ -27,18 +28,25 @@ class CallerAudio:
         self.stats = stats
         self._max_early = max_early_frames
         self._early: deque[str] = deque()
-        self._send: Callable[[str], None] | None = None  # set once the Realtime session is up
+        self._out: list[Action] | None = None  # the call's actions, once the Realtime session is up
         self._held: tuple[str | bytes, str] | None = None  # (the onset's message, its silence payload)
 
-    def connect(self, send: Callable[[str], None]) -> None:
+    def connect(self, out: list[Action]) -> None:
         """The Realtime session is up: the early frames go first, in order, then every new one."""
         while self._early:
-            send(self._early.popleft())
-        self._send = send
+            out.append(SendRealtime(append_audio(self._early.popleft())))
+        self._out = out
 
     def frame(self, passed: bool, payload: str, message: str | bytes) -> None:
         """One frame after the gate: `payload` is the caller's own when it passed, silence otherwise."""
         self.stats.frames_in += 1
+        if self._held is None and (passed or not self.gate.onset_pending) and self._out is not None:
+            if passed:  # the common case, inline: one frame in, one frame out
+                self.stats.frames_forwarded += 1
+            else:
+                self.stats.frames_silenced += 1
+            self._out.append(SendRealtime(append_audio(payload)))
+            return
         if self._held is not None:
             held_message, silence = self._held
             self._held = None
@@ -53,8 +61,8 @@ class CallerAudio:
             self.stats.frames_forwarded += 1
         else:
             self.stats.frames_silenced += 1
-        if self._send is not None:
-            self._send(payload)
+        if self._out is not None:
+            self._out.append(SendRealtime(append_audio(payload)))
             return
         if len(self._early) >= self._max_early:
             self._early.popleft()
