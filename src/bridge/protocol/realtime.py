@@ -29,7 +29,7 @@ BETA_NAMES = {
 
 
 # -- server events, as the bridge sees them ---------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: made for every delta, and a frozen __init__ costs 3x
 class AudioDelta:
     response_id: str | None
     item_id: str
