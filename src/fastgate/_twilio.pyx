@@ -280,13 +280,15 @@ cdef int _b64_sum(const uint8_t* s, Py_ssize_t n, uint64_t* total, Py_ssize_t* n
     return 0
 
 
-def process_twilio_media(message, Gate gate):
+def process_twilio_media(message, Gate gate, bint pass_onsets=False):
     """Gate one Twilio ``media`` message without parsing it as JSON.
 
     ``message`` is the websocket text frame (``str``, or UTF-8 ``bytes``).
     Returns ``(passed, rms, payload)``: the gate's decision, the frame's RMS and
     the base64 payload to forward (the caller's own when it passed, mu-law
-    silence of the same length when it was gated). Returns ``None`` for any other
+    silence of the same length when it was gated). With ``pass_onsets``, a frame
+    that may start a word (the gate's ``onset_pending``) is forwarded as spoken
+    too, so no word loses its first frame (``passed`` stays the gate's decision). Returns ``None`` for any other
     event, and for valid JSON whose shape is left to the general path (escapes in
     keys or payload, non-ASCII text). Raises ``ValueError`` for text that is not
     a JSON object, and for a ``media`` event whose payload is missing or is not
@@ -325,7 +327,7 @@ def process_twilio_media(message, Gate gate):
         raise ValueError("media.payload is not valid base64")
     cdef uint32_t rms = fg_rms_from_sum(total, <size_t>nbytes)
     cdef bint passed = gate.step(rms)
-    if passed:
+    if passed or (pass_onsets and not gate.is_open and gate._above_run > 0):
         payload = PyUnicode_FromStringAndSize(<const char*>s + f.payload_start,
                                               f.payload_end - f.payload_start)
     else:
