@@ -4,6 +4,8 @@
 Speech: Debian's espeak-ng (voice he) rendered to WAV, then sox to 8 kHz mu-law.
 Noise: seeded Gaussian noise at a measured int16 RMS, encoded with fastgate.
 Run from the repository root after `pip install .`:  python scripts/make_audio.py
+It writes the fixtures that are missing; `--all` writes every one again. sox runs without dither
+(`-D`), so the same espeak-ng gives the same bytes.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import math
 import random
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -34,6 +37,8 @@ SPEECH = {
     "caller_need": (CALLER_VOICE, "שלום, ננעלתי מחוץ לבית. אני צריך פריצת דלתות בקריית שמונה."),
     "caller_no_city": (CALLER_VOICE, "לא… קליבר אמונה… קריית שמונה"),
     "caller_yes": (CALLER_VOICE, "כן, נכון."),
+    "caller_backchannel": (CALLER_VOICE, "אהה, כן."),
+    "caller_no_stop": (CALLER_VOICE, "לא, לא, רגע. אני בכלל בצפת."),
     "caller_details": (
         CALLER_VOICE,
         "קוראים לי דני. הטלפון אפס חמש ארבע, אחת שתיים שלוש, ארבע חמש שש שבע.",
@@ -46,7 +51,7 @@ def speak(voice: str, text: str, dest: Path) -> None:
         wav = Path(tmp) / "speech.wav"
         subprocess.run(["espeak-ng", "-v", voice, "-s", "165", "-w", str(wav), text], check=True)
         subprocess.run(
-            ["sox", str(wav), "-r", "8000", "-c", "1", "-e", "u-law", "-t", "raw", str(dest)],
+            ["sox", "-D", str(wav), "-r", "8000", "-c", "1", "-e", "u-law", "-t", "raw", str(dest)],
             check=True,
         )
 
@@ -75,17 +80,24 @@ def cough(seed: int) -> bytes:
     return fastgate.ulaw_encode(b"".join(s.to_bytes(2, "little", signed=True) for s in samples))
 
 
-def main() -> None:
+def main(everything: bool) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     for name, (voice, text) in SPEECH.items():
-        speak(voice, text, OUT / f"{name}.ulaw")
-    (OUT / "noise_rms8.ulaw").write_bytes(noise(8, 4.0, seed=8))
-    (OUT / "noise_rms100.ulaw").write_bytes(noise(100, 4.0, seed=100))
-    (OUT / "cough.ulaw").write_bytes(cough(seed=7))
+        if everything or not (OUT / f"{name}.ulaw").exists():
+            speak(voice, text, OUT / f"{name}.ulaw")
+    made = {
+        "noise_rms8": lambda: noise(8, 4.0, seed=8),
+        "noise_rms100": lambda: noise(100, 4.0, seed=100),
+        "noise_rms300": lambda: noise(300, 4.0, seed=300),
+        "cough": lambda: cough(seed=7),
+    }
+    for name, make in made.items():
+        if everything or not (OUT / f"{name}.ulaw").exists():
+            (OUT / f"{name}.ulaw").write_bytes(make())
     for path in sorted(OUT.glob("*.ulaw")):
         data = path.read_bytes()
         print(f"{path.name:28s} {len(data) / 8000:5.2f} s  rms {fastgate.rms_ulaw(data)}")
 
 
 if __name__ == "__main__":
-    main()
+    main(everything="--all" in sys.argv[1:])
