@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 
 class ScaledClock:
@@ -23,3 +25,34 @@ class ScaledClock:
 
     async def sleep_until_ms(self, target_ms: float) -> None:
         await self.sleep_ms(target_ms - self.now_ms())
+
+
+class DelayLine:
+    """Delivers items in order, each `delay_ms` (scenario time) after it was put: a network leg or a
+    server's reporting delay. With no delay, `put` delivers at once."""
+
+    def __init__(
+        self, clock: ScaledClock, delay_ms: float, deliver: Callable[[Any], Awaitable[None]]
+    ) -> None:
+        self.clock, self.delay_ms, self.deliver = clock, delay_ms, deliver
+        self._queue: asyncio.Queue[tuple[float, Any]] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    async def put(self, item: Any) -> None:
+        if self.delay_ms <= 0:
+            await self.deliver(item)
+            return
+        if self._task is None:
+            self._task = asyncio.create_task(self._run())
+        self._queue.put_nowait((self.clock.now_ms() + self.delay_ms, item))
+
+    async def _run(self) -> None:
+        while True:
+            due, item = await self._queue.get()
+            await self.clock.sleep_until_ms(due)
+            await self.deliver(item)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)

@@ -26,9 +26,9 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 import fastgate
-from bridge.sim.clock import ScaledClock
+from bridge.sim.clock import DelayLine, ScaledClock
 from bridge.sim.scenario import Reply, Scenario, audio_ms
-from bridge.sim.vad import ServerVad
+from bridge.sim.vad import ServerVad, VadEvent
 
 log = logging.getLogger("fastgate.sim.realtime")
 
@@ -167,6 +167,10 @@ class _Connection:
         self.inflight = rt.inflight_deltas if rt else 2
         self.first_delta_ms = rt.first_delta_ms if rt else 120
         self.vad_rms = rt.vad_rms if rt else 500
+        clock = session.clock
+        self.inbound = DelayLine(clock, rt.network_ms if rt else 0, self.dispatch)
+        self.outbound = DelayLine(clock, rt.network_ms if rt else 0, self._transmit)
+        self.vad_reports = DelayLine(clock, rt.vad_delay_ms if rt else 0, self._vad_event)
         self.replies = iter(scenario.replies if scenario else ())
         self.transcripts = iter(
             [u.transcript if u.speech else "" for u in scenario.utterances] if scenario else []
@@ -214,8 +218,11 @@ class _Connection:
             else {**event, "delta": f"<{len(event['delta'])} base64 chars>"}
         )
         self.s.record.append(Recorded(self.s.clock.now_ms(), "out", logged))
+        await self.outbound.put(json.dumps(event, ensure_ascii=False))
+
+    async def _transmit(self, text: str) -> None:
         with contextlib.suppress(ConnectionClosed):
-            await self.ws.send(json.dumps(event, ensure_ascii=False))
+            await self.ws.send(text)
 
     async def error(
         self,
@@ -242,12 +249,14 @@ class _Connection:
         await self.send({"type": "session.created", "session": self.s.config})
         try:
             async for raw in self.ws:
-                await self.dispatch(raw)
+                await self.inbound.put(raw)
         except ConnectionClosed:
             pass
         finally:
             if self.active and self.active.task:
                 self.active.task.cancel()
+            for line in (self.inbound, self.outbound, self.vad_reports):
+                await line.close()
             self.s.closed.set()
 
     async def dispatch(self, raw: str | bytes) -> None:
@@ -341,10 +350,13 @@ class _Connection:
         if self.vad is None:
             return
         for vad_event in self.vad.push(audio):
-            if vad_event.kind == "started":
-                await self.speech_started(vad_event.audio_ms)
-            else:
-                await self.speech_stopped(vad_event.audio_ms)
+            await self.vad_reports.put(vad_event)
+
+    async def _vad_event(self, vad_event: VadEvent) -> None:
+        if vad_event.kind == "started":
+            await self.speech_started(vad_event.audio_ms)
+        else:
+            await self.speech_stopped(vad_event.audio_ms)
 
     async def on_input_audio_buffer_commit(self, event: dict[str, Any]) -> None:
         item_id = self._id("item")

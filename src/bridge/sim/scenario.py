@@ -69,6 +69,8 @@ class RealtimeSettings:
     inflight_deltas: int = 2  # deltas still delivered after a response.cancel
     vad_rms: int = 500  # int16 RMS the simulated server VAD hears as voice at threshold 0.5
     first_delta_ms: int = 120  # model latency before the first audio delta
+    vad_delay_ms: int = 0  # the server VAD reports speech_started/stopped this much after detecting it
+    network_ms: int = 0  # one-way latency between the bridge and the Realtime server, each direction
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,9 @@ class CallerSettings:
     echo_marks_on_clear: bool = True
     caller_id: str = "+972541234567"
     dtmf: tuple[tuple[int, str], ...] = ()
+    network_ms: int = 0  # one-way latency between Twilio and the bridge, each direction
+    echo_gain_db: float | None = None  # speakerphone: the AI's voice comes back on the caller's track
+    echo_delay_ms: int = 150
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import json
 import logging
 import secrets
@@ -24,7 +25,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 import fastgate
-from bridge.sim.clock import ScaledClock
+from bridge.sim.clock import DelayLine, ScaledClock
 from bridge.sim.scenario import Scenario
 from fastgate import FRAME_BYTES, FRAME_MS
 
@@ -109,12 +110,14 @@ class _Playback:
         return dropped, names
 
 
-def _mix(a: bytes, b: bytes) -> bytes:
+def _mix(a: bytes, b: bytes, gain: float = 1.0) -> bytes:
     n = len(a)
     pa = struct.unpack(f"<{n}h", fastgate.ulaw_decode(a))
     pb = struct.unpack(f"<{n}h", fastgate.ulaw_decode(b[:n].ljust(n, b"\xff")))
     return fastgate.ulaw_encode(
-        struct.pack(f"<{n}h", *(max(-32768, min(32767, x + y)) for x, y in zip(pa, pb, strict=True)))
+        struct.pack(
+            f"<{n}h", *(max(-32768, min(32767, x + round(y * gain))) for x, y in zip(pa, pb, strict=True))
+        )
     )
 
 
@@ -145,14 +148,21 @@ class TwilioCaller:
         self._server_closed = asyncio.Event()
         self._last_ai_audio_ms = -1e9
         self._clear_requested = False  # set by the parser, honoured by the receiver (it may echo marks)
+        self._heard_slots: dict[int, bytes] = {}  # slot k -> AI audio played then (for the echo)
+        self._uplink = DelayLine(self.clock, self.settings.network_ms, self._transmit)
+        self._downlink = DelayLine(self.clock, self.settings.network_ms, self._apply)
 
     def _next_seq(self) -> str:
         self._seq += 1
         return str(self._seq)
 
     async def _send(self, message: dict[str, Any]) -> None:
+        await self._uplink.put(json.dumps(message))
+
+    async def _transmit(self, text: str) -> None:
         assert self._ws is not None
-        await self._ws.send(json.dumps(message))
+        with contextlib.suppress(ConnectionClosed):
+            await self._ws.send(text)
 
     async def run(self) -> CallerRecord:
         async with connect(
@@ -196,6 +206,8 @@ class TwilioCaller:
             finally:
                 receiver.cancel()
                 await asyncio.gather(receiver, return_exceptions=True)
+                await self._uplink.close()
+                await self._downlink.close()
         self.record.duration_ms = self.clock.now_ms()
         return self.record
 
@@ -232,6 +244,11 @@ class TwilioCaller:
                 if noise
                 else SILENCE
             )
+            echo_gain = s.echo_gain_db
+            if echo_gain is not None:
+                echo = self._heard_slots.pop(k - s.echo_delay_ms // FRAME_MS, None)
+                if echo:
+                    frame = _mix(frame, echo, 10 ** (echo_gain / 20))
             if speaking is not None:
                 audio, pos, started, transcript = speaking
                 voice = audio[pos : pos + FRAME_BYTES].ljust(FRAME_BYTES, b"\xff")
@@ -273,6 +290,8 @@ class TwilioCaller:
 
     async def _play_slot(self, t: float) -> None:
         chunk = self.playback.play_slot()
+        if chunk and self.settings.echo_gain_db is not None:
+            self._heard_slots[round((t - self.record.started_at) / FRAME_MS)] = chunk
         if chunk:
             if t - self._last_ai_audio_ms > AI_ONSET_GAP_MS:
                 self.record.ai_onsets.append(t)
@@ -296,22 +315,28 @@ class TwilioCaller:
         assert self._ws is not None
         try:
             async for raw in self._ws:
-                self._on_message(raw)
-                if self._clear_requested:
-                    self._clear_requested = False
-                    dropped, names = self.playback.clear()
-                    self.record.clears.append((self.clock.now_ms(), dropped))
-                    if self.settings.echo_marks_on_clear:
-                        for name in names:
-                            await self._echo_mark(name, by_clear=True)
-                if not self.playback.buffer:
-                    for name in self.playback.due_marks():
-                        await self._echo_mark(name, by_clear=False)
+                await self._downlink.put(raw)
         except ConnectionClosed:
             pass
         finally:
+            if self.settings.network_ms > 0:
+                await self.clock.sleep_ms(self.settings.network_ms)  # what was still on the wire
             self._server_closed.set()
             self.record.ended_by = self.record.ended_by or "server"
+
+    async def _apply(self, raw: str | bytes) -> None:
+        """One message from the bridge, as it reaches Twilio (after the downlink's latency)."""
+        self._on_message(raw)
+        if self._clear_requested:
+            self._clear_requested = False
+            dropped, names = self.playback.clear()
+            self.record.clears.append((self.clock.now_ms(), dropped))
+            if self.settings.echo_marks_on_clear:
+                for name in names:
+                    await self._echo_mark(name, by_clear=True)
+        if not self.playback.buffer:
+            for name in self.playback.due_marks():
+                await self._echo_mark(name, by_clear=False)
 
     def _on_message(self, raw: str | bytes) -> None:
         try:
