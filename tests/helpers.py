@@ -9,11 +9,16 @@ from typing import Any
 from bridge.core.actions import Action, EndCall, Log, SendRealtime, SendTwilio
 from bridge.core.call import Call
 from bridge.core.commands import Command
-from bridge.core.config import CallConfig
+from bridge.core.config import CallConfig, LocalDetection
 
 STREAM = "MZ00000000000000000000000000000001"
 LOUD = bytes([0x80]) * 160  # the loudest mu-law code
 QUIET = b"\xff" * 160
+
+
+def hard(**settings: Any) -> CallConfig:
+    """The server-VAD hard barge-in alone (local detection off): the rules as the server reports them."""
+    return CallConfig(local=LocalDetection(enabled=False), **settings)
 
 
 def media(frame: bytes, seq: int = 1) -> str:
@@ -93,7 +98,7 @@ class Harness:
 
     def __init__(self, config: CallConfig | None = None, app: Any = None) -> None:
         tools = app.tools if app is not None else None
-        self.call = Call(config or CallConfig(greet_first=False), tools=tools, now_ms=0)
+        self.call = Call(config or hard(greet_first=False), tools=tools, now_ms=0)
         self.app = app
         self.now = 0.0
         self.sent: list[Action] = []

@@ -8,7 +8,6 @@ import json
 import pytest
 from pydantic import TypeAdapter
 
-from bridge.core.config import CallConfig
 from helpers import (
     LOUD,
     QUIET,
@@ -18,6 +17,7 @@ from helpers import (
     delta,
     done,
     ends,
+    hard,
     logs,
     mark,
     media,
@@ -41,7 +41,7 @@ def playing(h: Harness, response: str = "resp_1", item: str = "item_a", audio: b
 
 
 def test_session_update_is_ga_pcmu_with_server_vad():
-    h = Harness(CallConfig(greet_first=True))
+    h = Harness(hard(greet_first=True))
     h.call.realtime_connected(0)
     (update,) = to_realtime(h.collect())
     assert update["type"] == "session.update"
@@ -54,7 +54,7 @@ def test_session_update_is_ga_pcmu_with_server_vad():
 
 
 def test_greeting_waits_for_session_and_stream():
-    h = Harness(CallConfig(greet_first=True))
+    h = Harness(hard(greet_first=True))
     h.call.realtime_connected(0)
     h.collect()
     assert to_realtime(h.realtime(rt("session.updated", session={}))) == []
@@ -66,18 +66,27 @@ def test_caller_frames_pass_through_the_gate_unchanged_or_as_silence():
     h.ready()
     quiet = to_realtime(h.twilio(media(QUIET)))
     assert base64.b64decode(quiet[0]["audio"]) == QUIET
-    h.twilio(media(LOUD))  # onset: held back one frame
+    onset = to_realtime(h.twilio(media(LOUD)))  # a word's first frame goes at once, as spoken
+    assert [base64.b64decode(e["audio"]) for e in onset] == [LOUD]
     sent = to_realtime(h.twilio(media(LOUD)))
-    assert [base64.b64decode(e["audio"]) for e in sent] == [LOUD, LOUD]  # the onset went as spoken
+    assert [base64.b64decode(e["audio"]) for e in sent] == [LOUD]
     assert h.call.stats.frames_forwarded == 2
 
 
-def test_a_lone_click_goes_as_silence():
+def test_gated_frames_go_as_silence_of_the_same_length():
     h = Harness()
     h.ready()
-    h.twilio(media(LOUD))
-    sent = to_realtime(h.twilio(media(QUIET)))
-    assert [base64.b64decode(e["audio"]) for e in sent] == [QUIET, QUIET]
+    for _ in range(30):  # the noise floor settles on a steady hiss
+        h.twilio(media(bytes([0xF0]) * 160))
+    sent = to_realtime(h.twilio(media(bytes([0xF0]) * 160)))
+    assert [base64.b64decode(e["audio"]) for e in sent] == [QUIET]
+
+
+def test_no_frame_is_held_back_a_lone_click_goes_as_it_was():
+    h = Harness()
+    h.ready()
+    assert [base64.b64decode(e["audio"]) for e in to_realtime(h.twilio(media(LOUD)))] == [LOUD]
+    assert [base64.b64decode(e["audio"]) for e in to_realtime(h.twilio(media(QUIET)))] == [QUIET]
 
 
 def test_audio_before_the_realtime_session_is_kept_in_order():
@@ -92,7 +101,7 @@ def test_audio_before_the_realtime_session_is_kept_in_order():
 
 
 def test_ai_audio_goes_out_in_chunks_with_a_mark_each_and_a_lead_limit():
-    h = Harness(CallConfig(greet_first=False, chunk_ms=100, lead_ms=200))
+    h = Harness(hard(greet_first=False, chunk_ms=100, lead_ms=200))
     h.ready()
     out = to_twilio(playing(h, audio=b"\x01" * 8000))  # one second
     kinds = [m["event"] for m in out]
@@ -104,7 +113,7 @@ def test_ai_audio_goes_out_in_chunks_with_a_mark_each_and_a_lead_limit():
 
 
 def test_barge_in_clears_cancels_truncates_and_opens_the_gate():
-    h = Harness(CallConfig(greet_first=False, chunk_ms=100, lead_ms=300))
+    h = Harness(hard(greet_first=False, chunk_ms=100, lead_ms=300))
     h.ready()
     out = to_twilio(playing(h, audio=b"\x01" * 8000))
     h.twilio(mark(out[1]["mark"]["name"]), at=1100)  # the first 100 ms were played by t=1100
@@ -155,7 +164,7 @@ def test_every_caller_frame_passes_during_barge_in_until_speech_stopped():
 
 
 def test_truncate_never_exceeds_the_audio_received():
-    h = Harness(CallConfig(greet_first=False, chunk_ms=100, lead_ms=1000))
+    h = Harness(hard(greet_first=False, chunk_ms=100, lead_ms=1000))
     h.ready()
     out = to_twilio(playing(h, audio=b"\x01" * 400))  # 50 ms only
     assert len(out) == 0  # a partial chunk waits for the rest of the item
@@ -252,7 +261,7 @@ def test_waiting_server_event_is_dropped_once_the_caller_speaks():
 
 
 def test_waiting_server_event_fires_after_playback():
-    h = Harness(CallConfig(greet_first=False, chunk_ms=100, lead_ms=1000))
+    h = Harness(hard(greet_first=False, chunk_ms=100, lead_ms=1000))
     h.ready()
     out = to_twilio(playing(h, audio=b"\x01" * 800))
     h.realtime(done("resp_1"))
@@ -347,7 +356,7 @@ def test_beta_audio_delta_names_are_understood():
 
 
 def test_gate_summary_is_logged_periodically():
-    h = Harness(CallConfig(greet_first=False, gate_summary_ms=1000))
+    h = Harness(hard(greet_first=False, gate_summary_ms=1000))
     h.ready()
     for n in range(10):
         h.twilio(media(QUIET), at=n * 20)

@@ -15,15 +15,14 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from bridge.core.actions import Action, SendRealtime, SendTwilio
 from bridge.core.call import Call
 from bridge.core.commands import AddNote, SendFunctionOutput
-from bridge.core.config import CallConfig
 from bridge.core.events import FunctionCalled
-from helpers import LOUD, QUIET, created, delta, done, mark, media, rt, start
+from helpers import LOUD, QUIET, created, delta, done, hard, mark, media, rt, start
 
 
 class CallMachine(RuleBasedStateMachine):
     @initialize(greet=st.booleans(), lead_ms=st.sampled_from([100, 300, 10_000]))
     def setup(self, greet: bool, lead_ms: int) -> None:
-        self.call = Call(CallConfig(greet_first=greet, chunk_ms=100, lead_ms=lead_ms), now_ms=0.0)
+        self.call = Call(hard(greet_first=greet, chunk_ms=100, lead_ms=lead_ms), now_ms=0.0)
         self.now = 0.0
         self.responses = 0
         self.items = 0

@@ -6,11 +6,10 @@ import json
 
 import pytest
 
-from bridge.core.config import CallConfig
 from bridge.intake.confirmation import LeadState, Phase
 from bridge.intake.intake import LeadIntake
 from bridge.intake.profile import load_profile, parse_profile
-from helpers import Harness, created, done, rt
+from helpers import Harness, created, done, hard, rt
 
 PROFILE = load_profile()
 
@@ -142,7 +141,7 @@ def test_profiles_reject_unknown_fields():
 # -- the policy inside a Call: hangup only after a confirmed, saved lead and a goodbye heard ------------
 def call_with_intake() -> tuple[Harness, LeadIntake]:
     intake = LeadIntake(PROFILE)
-    h = Harness(CallConfig(greet_first=False), app=intake)
+    h = Harness(hard(greet_first=False), app=intake)
     h.ready()
     return h, intake
 

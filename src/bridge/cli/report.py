@@ -20,12 +20,19 @@ def print_simulation(sim: Simulation, *, gate_lines: bool = False) -> None:
         f"{st.frames_silenced} gated to silence"
     )
     barge_ins = sim.barge_ins()
+    report = sim.report
+    went_on = report.false_interruptions
+    print(f"pauses: {report.pauses}, of which false interruptions (the AI went on): {went_on}")
     if not barge_ins:
         print("barge-ins: none")
     for n, b in enumerate(barge_ins, 1):
         truncate = f"{b.truncate_ms} ms" if b.truncate_ms is not None else "none"
-        print(f"barge-in {n} at {b.at_ms - sim.caller.started_at:.0f} ms:")
-        print(f"  reaction (speech_started -> clear + response.cancel): {b.reaction_ms:.1f} ms")
+        print(f"barge-in {n}: the caller's voice began at {b.at_ms - sim.caller.started_at:.0f} ms")
+        print(f"  the AI stopped (Twilio clear at the caller) after: {b.reaction_ms:.0f} ms")
+        print(f"  AI audio the caller heard after starting to speak: {b.heard_after_onset_ms:.0f} ms")
+        if b.cancel_after_speech_started_ms is not None:
+            late = b.cancel_after_speech_started_ms
+            print(f"  response.cancel after the server's speech_started: {late:.0f} ms")
         print(f"  AI audio heard after the clear: {b.heard_after_clear_ms:.0f} ms")
         cancel = "yes" if b.cancel_id_ok else "no (response already done)"
         print(f"  response.cancel with the active id: {cancel}")

@@ -25,6 +25,8 @@ from bridge.core.actions import DEBUG, INFO, WARNING, Action, EndCall, Log, Send
 from bridge.core.commands import AddNote, Command, HangUpAfterReply, RequestResponse, SendFunctionOutput
 from bridge.core.config import CallConfig
 from bridge.core.events import (
+    AssistantPaused,
+    AssistantResumed,
     AssistantTranscript,
     BargeInEnded,
     BargeInStarted,
@@ -38,14 +40,18 @@ from bridge.core.events import (
     FunctionCalled,
 )
 from bridge.core.inbound import CallerAudio, silence_payload
+from bridge.core.interruption import Interruption, Verdict
+from bridge.core.onset import LocalVoice
 from bridge.core.playback import Playback
-from bridge.core.state import Caller, Hangup, TurnState
+from bridge.core.state import Assistant, Caller, Hangup, TurnState
 from bridge.core.stats import BargeIn, CallStats
+from bridge.core.voice import VoiceModel, voice_model
 from bridge.protocol import ProtocolError, realtime, twilio
 from bridge.protocol.realtime import ServerEvent
 from fastgate import process_twilio_media
 
 MAX_REMEMBERED_CANCELS = 16
+MAX_REMEMBERED_ITEMS = 32
 _INTERRUPTING = Caller.INTERRUPTING  # looked up once: checked on every caller frame
 
 
@@ -56,6 +62,7 @@ class Call:
         *,
         tools: list[dict[str, Any]] | None = None,
         now_ms: float = 0.0,
+        voice: VoiceModel | None = None,
     ) -> None:
         self.config = config or CallConfig()
         self.tools = tools
@@ -70,6 +77,14 @@ class Call:
         self.session_ready = False
         self.greeted = False
         self.cancelled: deque[str] = deque(maxlen=MAX_REMEMBERED_CANCELS)
+        local = self.config.local
+        self.local = LocalVoice(local, voice or voice_model(local.detector)) if local.enabled else None
+        self.interruption: Interruption | None = None  # the AI is paused while this is decided
+        self.ignored_items: deque[str] = deque(maxlen=MAX_REMEMBERED_ITEMS)  # not the caller's turns
+        self._committed: deque[str] = deque(maxlen=MAX_REMEMBERED_ITEMS)
+        self._open_server_turn: str | None = None  # speech_started seen, speech_stopped not yet
+        self.pauses = 0
+        self.false_interruptions = 0
         self.barge_ins: list[BargeIn] = []
         self.transcript: list[tuple[float, str, str]] = []  # (ms, "caller" | "assistant", text)
         self.ending: CallEnded | None = None
@@ -106,6 +121,10 @@ class Call:
         return self.state.hangup is Hangup.AFTER_THIS_REPLY
 
     @property
+    def _barge_in_open(self) -> bool:
+        return bool(self.barge_ins) and self.barge_ins[-1].ended_at_ms is None
+
+    @property
     def elapsed_ms(self) -> float:
         return self._now - self._t0
 
@@ -132,15 +151,23 @@ class Call:
 
     def receive_twilio(self, text: str | bytes, now_ms: float) -> None:
         self._now = now_ms
+        gate = self.inbound.gate
         try:
-            fast = process_twilio_media(text, self.inbound.gate)
+            fast = process_twilio_media(text, gate, True)
         except ValueError as exc:
             self._malformed("twilio", exc, text)
             return
         if fast is not None:
-            if self.state.caller is _INTERRUPTING:
+            passed, rms, payload = fast
+            if self.local is not None and (self.interruption is not None or self.playback.audible):
+                self._listen(rms, payload)
+            if (
+                self.state.caller is _INTERRUPTING
+                and self.barge_ins
+                and self.barge_ins[-1].ended_at_ms is None
+            ):
                 self.barge_ins[-1].frames_during += 1
-            self.inbound.frame(fast[0], fast[2], text)
+            self.inbound.frame(passed or gate.onset_pending, payload)
             return
         try:
             event = twilio.parse(text)
@@ -148,8 +175,8 @@ class Call:
             self._malformed("twilio", exc, text)
             return
         if isinstance(event, twilio.Media):  # a shape the fast path leaves to us
-            passed = self.inbound.gate.process(event.audio)
-            self._caller_frame(passed, event.payload if passed else silence_payload(len(event.audio)), text)
+            as_spoken = gate.process(event.audio) or gate.onset_pending
+            self.inbound.frame(as_spoken, event.payload if as_spoken else silence_payload(len(event.audio)))
         elif isinstance(event, twilio.Mark):
             self.playback.on_mark(event.name, now_ms)
             self._pump()
@@ -173,6 +200,8 @@ class Call:
 
     def tick(self, now_ms: float) -> None:
         self._now = now_ms
+        if self.interruption is not None:
+            self._decide()
         limit = self.config.server_answer_wait_ms
         if self.state.wait_over(now_ms, limit) and not self.playback.is_playing:
             self._conversation_idle()  # no answer came for the caller's turn (an empty turn)
@@ -250,11 +279,90 @@ class Call:
         self._events.append(self.ending)
         self._actions.append(EndCall(self.ending.description))
 
-    # -- caller audio ----------------------------------------------------------------------------------
-    def _caller_frame(self, passed: bool, payload: str, message: str | bytes) -> None:
-        if self.state.caller is _INTERRUPTING:
-            self.barge_ins[-1].frames_during += 1
-        self.inbound.frame(passed, payload, message)
+    # -- pause-then-decide barge-in --------------------------------------------------------------------
+    def _listen(self, rms: int, payload: str) -> None:
+        """Local detection, per caller frame while the AI is audible or paused."""
+        local = self.local
+        assert local is not None
+        now = self._now
+        local.echo.played(self.playback.heard_rms(now))
+        voiced = local.voiced(rms, self.inbound.gate.threshold, payload)
+        interruption = self.interruption
+        if interruption is None:
+            if local.onset and self.state.assistant in (Assistant.RESPONDING, Assistant.PLAYING):
+                self._pause()
+            return
+        if voiced:
+            interruption.last_voice_ms = now
+            interruption.voiced_frames += 1
+        self._decide()
+
+    def _pause(self) -> None:
+        now = self._now
+        self.state.caller_pauses_the_ai()
+        self.inbound.gate.barge_in_active = True
+        if self.stream_sid is not None:
+            self._actions.append(SendTwilio(twilio.clear(self.stream_sid)))
+        position = self.playback.pause(now)
+        self.interruption = Interruption(now, self.state.response_id, now)
+        open_turn = self._open_server_turn
+        if open_turn is not None and open_turn in self.ignored_items:  # the server heard it first
+            self.ignored_items.remove(open_turn)
+            self.interruption.server_item = open_turn
+        self.pauses += 1
+        where = f"item {position[0]} at {position[1]} ms" if position else "nothing playing"
+        self._log(INFO, "PAUSE", f"the caller may be interrupting: the AI stops ({where}); deciding")
+        self._events.append(
+            AssistantPaused(
+                self.elapsed_ms, position[0] if position else None, position[1] if position else None
+            )
+        )
+
+    def _decide(self) -> None:
+        interruption = self.interruption
+        assert interruption is not None and self.local is not None
+        verdict = interruption.verdict(self._now, self.local.config)
+        if verdict is None:
+            return
+        self.interruption = None
+        kind, why = verdict
+        paused_ms = self._now - interruption.started_ms
+        if kind is Verdict.REAL:
+            self._log(INFO, "INTERRUPTION", f"real after {paused_ms:.0f} ms: {why}")
+            self._barge_in()
+            if interruption.server_stopped:
+                self._turn_over(interruption.server_item)
+            return
+        self.false_interruptions += 1
+        self.state.false_interruption()
+        self.inbound.gate.barge_in_active = False
+        self.playback.resume()
+        self._log(INFO, "FALSE-INTERRUPTION", f"{why}; the AI goes on after a {paused_ms:.0f} ms pause")
+        self._events.append(AssistantResumed(paused_ms, why))
+        if interruption.server_item is not None:
+            self._ignore_item(interruption.server_item)
+        self._pump()
+
+    def _ignore_item(self, item_id: str) -> None:
+        """A server turn that was not the caller's (echo, cough, backchannel): no answer, and deleted."""
+        self.ignored_items.append(item_id)
+        if item_id in self._committed:
+            self._send_realtime(realtime.item_delete(item_id))
+
+    def _turn_over(self, item_id: str | None) -> None:
+        """The caller's (real) turn ended: the gate goes back to work, and the model answers it."""
+        if self.state.caller_stops(self._now, server_answers=self.local is None):
+            self.inbound.gate.barge_in_active = False
+            record = self.barge_ins[-1] if self.barge_ins else None
+            if record is not None and record.ended_at_ms is None:
+                record.ended_at_ms = self.elapsed_ms
+                duration = record.ended_at_ms - record.at_ms
+                passed = f"{record.frames_during} caller frames passed ungated"
+                self._log(INFO, "BARGE-IN", f"caller done after {duration:.0f} ms; {passed}")
+                self._events.append(BargeInEnded(duration, record.frames_during))
+        self._events.append(CallerTurnEnded(self.elapsed_ms))
+        if self.local is not None:
+            self._owe_response()  # create_response is off: the bridge answers real turns itself
 
     # -- Twilio control --------------------------------------------------------------------------------
     def _on_start(self, start: twilio.Start) -> None:
@@ -324,6 +432,17 @@ class Call:
             self._pump()
 
     def _on_speech_started(self, event: realtime.SpeechStarted) -> None:
+        self._open_server_turn = event.item_id
+        if self.interruption is not None:  # the server heard the sound the bridge paused for
+            self.interruption.server_item = event.item_id
+            return
+        if self.local is not None and self.playback.audible and event.item_id is not None:
+            # the bridge hears the caller itself while the AI is audible: this is not their voice
+            self.ignored_items.append(event.item_id)
+            self._log(
+                INFO, "ECHO", "the server heard speech the bridge did not (the AI's echo?): the AI goes on"
+            )
+            return
         if self.state.respond_when_idle:
             self.stats.notes_dropped_stale += 1
             self._log(INFO, "SERVER EVENT", "waiting note dropped: the caller spoke after it")
@@ -357,21 +476,30 @@ class Call:
         self._events.append(BargeInStarted(self.elapsed_ms, response_id, item_id, truncated_at, flushed))
 
     def _on_speech_stopped(self, event: realtime.SpeechStopped) -> None:
-        if self.state.caller_stops(self._now):
-            self.inbound.gate.barge_in_active = False
-            record = self.barge_ins[-1]
-            record.ended_at_ms = self.elapsed_ms
-            duration = record.ended_at_ms - record.at_ms
-            self._log(
-                INFO,
-                "BARGE-IN",
-                f"caller done after {duration:.0f} ms; {record.frames_during} caller frames passed ungated",
-            )
-            self._events.append(BargeInEnded(duration, record.frames_during))
-        self._events.append(CallerTurnEnded(self.elapsed_ms))
+        self._open_server_turn = None
+        interruption = self.interruption
+        if interruption is not None and interruption.server_item == event.item_id:
+            interruption.server_stopped = True
+            self._decide()
+        elif event.item_id is None or event.item_id not in self.ignored_items:
+            self._turn_over(event.item_id)
         self._pump()
 
+    def _on_committed(self, event: realtime.Committed) -> None:
+        if event.item_id is None:
+            return
+        self._committed.append(event.item_id)
+        if event.item_id in self.ignored_items:
+            self._send_realtime(realtime.item_delete(event.item_id))
+
     def _on_caller_transcript(self, event: realtime.InputTranscript) -> None:
+        interruption = self.interruption
+        if interruption is not None and event.item_id == interruption.server_item:
+            interruption.transcript = event.text
+            self._decide()
+        if event.item_id is not None and event.item_id in self.ignored_items:
+            self._log(INFO, "CALLER", f"{event.text!r} (not a turn: left out)")
+            return
         self.transcript.append((self.elapsed_ms, "caller", event.text))
         self._log(INFO, "CALLER", repr(event.text))
         self._events.append(CallerTranscript(event.text))
@@ -405,6 +533,7 @@ class Call:
         realtime.AudioDone: _on_audio_done,
         realtime.SpeechStarted: _on_speech_started,
         realtime.SpeechStopped: _on_speech_stopped,
+        realtime.Committed: _on_committed,
         realtime.InputTranscript: _on_caller_transcript,
         realtime.OutputTranscript: _on_assistant_transcript,
         realtime.FunctionCallDone: _on_function_call,

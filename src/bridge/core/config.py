@@ -26,6 +26,33 @@ class GateConfig:
     initial_floor: float = 0.0
 
 
+BACKCHANNELS_HE = (
+    "אהה", "אה", "אהא", "אמ", "אממ", "הממ", "ממ", "מממ", "אוקיי", "אוקי", "אוקיי אוקיי", "נכון", "יופי",
+    "כן", "כן כן", "טוב", "בסדר", "סבבה", "ברור", "אהה כן", "נו", "וואו", "אה הא", "אהה אוקיי",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class LocalDetection:
+    """Pause-then-decide barge-in: the bridge hears the caller itself while the AI is audible.
+
+    On a local onset (the gate sees energy, the voice model says speech, and it is not the AI's own
+    echo) the AI's audio pauses at once. Then: the caller keeps talking for `confirm_ms` (or the
+    transcript holds real words, or any "לא") -> the hard barge-in; the sound ends within that and its
+    transcript is empty or a backchannel -> the AI resumes exactly where it paused.
+    """
+
+    enabled: bool = True
+    detector: str = "webrtc"  # the voice model: webrtc (webrtcvad), ten-vad, energy (the gate alone)
+    onset_frames: int = 2  # voiced frames in a row that make an onset (40 ms)
+    confirm_ms: int = 600  # an utterance this long since its onset is a real interruption
+    end_quiet_ms: int = 400  # this long without voice ends a short utterance
+    max_pause_ms: int = 1500  # undecided this long: resume (short sound) or interrupt (long)
+    echo_margin: float = 2.0  # inbound under this many times the measured echo of the AI is echo (+6 dB)
+    echo_lag_ms: int = 400  # how far back the AI's audio may come back as echo
+    backchannels: tuple[str, ...] = BACKCHANNELS_HE
+
+
 @dataclass(frozen=True)
 class CallConfig:
     model: str = "gpt-realtime"
@@ -47,6 +74,7 @@ class CallConfig:
     gate_summary_ms: int = 5000
     max_early_audio_frames: int = 100  # caller frames held until the Realtime session is up
     server_answer_wait_ms: int = 3000  # after a caller's turn, how long the server may take to answer
+    local: LocalDetection = field(default_factory=LocalDetection)
 
     def turn_detection(self) -> dict[str, Any]:
         return {
@@ -54,7 +82,8 @@ class CallConfig:
             "threshold": self.vad_threshold,
             "prefix_padding_ms": self.prefix_padding_ms,
             "silence_duration_ms": self.silence_duration_ms,
-            "create_response": True,
+            # with local detection the bridge decides which turns are real and asks for the answer
+            "create_response": not self.local.enabled,
             "interrupt_response": self.server_interrupt,
         }
 

@@ -68,6 +68,23 @@ class BargeInEnded:
 
 
 @dataclass(frozen=True, slots=True)
+class AssistantPaused:
+    """A local onset over the AI: its audio stopped at once, the interruption is being decided."""
+
+    at_ms: float
+    item_id: str | None
+    heard_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class AssistantResumed:
+    """It was not the caller's turn (cough, echo, backchannel): the AI goes on where it paused."""
+
+    paused_ms: float
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
 class ConversationIdle:
     """No response is active, requested or awaited, and no AI audio plays."""
 
@@ -90,6 +107,8 @@ Event = (
     | FunctionCalled
     | BargeInStarted
     | BargeInEnded
+    | AssistantPaused
+    | AssistantResumed
     | ConversationIdle
     | CallEnded
 )

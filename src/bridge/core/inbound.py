@@ -1,10 +1,9 @@
-"""The caller's frames on their way to the model: the gate, the word-onset hold, the early buffer.
+"""The caller's frames on their way to the model: the gate, the early buffer.
 
-Each frame is forwarded exactly as spoken when the gate passes it, or as mu-law silence of the same
-length when it does not (the server's VAD and the model then hear line noise as silence). A frame
-that starts a word (the gate's `onset_pending`) is held one frame: if the gate opens on the next
-one, the onset goes as spoken, so no word loses its first 20 ms. Until the Realtime session is up,
-frames wait in a bounded buffer.
+Each frame is forwarded exactly as spoken when the gate passes it or when it may start a word (the
+fast path's `pass_onsets`: no word loses its first 20 ms, and nothing is held back), or as mu-law
+silence of the same length otherwise (the server's VAD and the model then hear line noise as
+silence). Until the Realtime session is up, frames wait in a bounded buffer.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ from functools import lru_cache
 from bridge.core.actions import Action, SendRealtime
 from bridge.core.config import GateConfig
 from bridge.core.stats import CallStats
-from bridge.protocol import twilio
 from bridge.protocol.realtime import append_audio
 from fastgate import Gate
 
@@ -29,7 +27,6 @@ class CallerAudio:
         self._max_early = max_early_frames
         self._early: deque[str] = deque()
         self._out: list[Action] | None = None  # the call's actions, once the Realtime session is up
-        self._held: tuple[str | bytes, str] | None = None  # (the onset's message, its silence payload)
 
     def connect(self, out: list[Action]) -> None:
         """The Realtime session is up: the early frames go first, in order, then every new one."""
@@ -37,26 +34,9 @@ class CallerAudio:
             out.append(SendRealtime(append_audio(self._early.popleft())))
         self._out = out
 
-    def frame(self, passed: bool, payload: str, message: str | bytes) -> None:
-        """One frame after the gate: `payload` is the caller's own when it passed, silence otherwise."""
+    def frame(self, as_spoken: bool, payload: str) -> None:
+        """One frame after the gate: `payload` is the caller's own when `as_spoken`, silence otherwise."""
         self.stats.frames_in += 1
-        if self._held is None and (passed or not self.gate.onset_pending) and self._out is not None:
-            if passed:  # the common case, inline: one frame in, one frame out
-                self.stats.frames_forwarded += 1
-            else:
-                self.stats.frames_silenced += 1
-            self._out.append(SendRealtime(append_audio(payload)))
-            return
-        if self._held is not None:
-            held_message, silence = self._held
-            self._held = None
-            self._forward(_caller_payload(held_message) if passed else silence, passed)
-        if not passed and self.gate.onset_pending:
-            self._held = (message, payload)
-            return
-        self._forward(payload, passed)
-
-    def _forward(self, payload: str, as_spoken: bool) -> None:
         if as_spoken:
             self.stats.frames_forwarded += 1
         else:
@@ -68,13 +48,6 @@ class CallerAudio:
             self._early.popleft()
             self.stats.early_frames_dropped += 1
         self._early.append(payload)
-
-
-def _caller_payload(message: str | bytes) -> str:
-    """The payload of a held media message: parsed again only when its word really began."""
-    event = twilio.parse(message)
-    assert isinstance(event, twilio.Media)
-    return event.payload
 
 
 @lru_cache(maxsize=8)  # bounded: a caller choosing odd frame sizes must not grow it for ever

@@ -43,10 +43,16 @@ class Playback:
         self._marks = 0
         self._last_ack_at: float | None = None
         self._outstanding_bytes = 0
+        self.paused = False  # a possible interruption: nothing is sent until resume() or flush()
 
     @property
     def is_playing(self) -> bool:
         return bool(self.queue or self.outstanding or self._framer.pending)
+
+    @property
+    def audible(self) -> bool:
+        """The caller hears AI audio now: some was sent to Twilio and its mark has not come back."""
+        return bool(self.outstanding)
 
     @property
     def received_ms(self) -> dict[str, int]:
@@ -81,8 +87,8 @@ class Playback:
 
     def release(self, now_ms: float) -> list[Chunk]:
         """Chunks to send now, each already given its mark name."""
-        out = []
-        while self.queue and self.outstanding_ms < self.lead_ms:
+        out: list[Chunk] = []
+        while not self.paused and self.queue and self.outstanding_ms < self.lead_ms:
             chunk = self.queue.popleft()
             self._marks += 1
             chunk.mark = f"fg{self._marks}"
@@ -116,6 +122,42 @@ class Playback:
             return chunk.item_id, chunk.start_ms
         return None
 
+    def heard_rms(self, now_ms: float) -> int:
+        """The RMS of the 20 ms of AI audio the caller hears now (0 when none): the echo reference."""
+        if not self.outstanding:
+            return 0
+        chunk = self.outstanding[0]
+        position = self.playing_position(now_ms)
+        into = ((position[1] if position else 0) - chunk.start_ms) * BYTES_PER_MS
+        return (
+            fastgate.rms_ulaw(chunk.audio[into : into + fastgate.FRAME_BYTES])
+            if into < len(chunk.audio)
+            else 0
+        )
+
+    def pause(self, now_ms: float) -> tuple[str, int] | None:
+        """Stop where the caller is (Twilio's buffer is being cleared): what they did not hear goes back
+        to the head of our queue, to be sent again on resume(). Returns (item, ms heard)."""
+        position = self.playing_position(now_ms)
+        rewound = []
+        for n, chunk in enumerate(self.outstanding):
+            into = 0
+            if n == 0 and position is not None and position[0] == chunk.item_id:
+                into = min(len(chunk.audio), max(0, (position[1] - chunk.start_ms) * BYTES_PER_MS))
+            if into < len(chunk.audio):
+                rewound.append(
+                    Chunk(chunk.item_id, chunk.audio[into:], chunk.start_ms + into // BYTES_PER_MS)
+                )
+        self.queue.extendleft(reversed(rewound))
+        self.outstanding.clear()
+        self._outstanding_bytes = 0
+        self._last_ack_at = None
+        self.paused = True
+        return position
+
+    def resume(self) -> None:
+        self.paused = False
+
     def flush(self) -> int:
         """Barge-in: drop our queue and forget what Twilio held. Returns 20 ms frames dropped locally."""
         local = sum(len(c.audio) for c in self.queue) + self._framer.pending
@@ -125,4 +167,5 @@ class Playback:
         self._framer.reset()
         self._framing_item = None
         self._last_ack_at = None
+        self.paused = False
         return -(-local // fastgate.FRAME_BYTES)

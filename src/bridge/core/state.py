@@ -3,8 +3,9 @@
 Three parties move independently:
 - the caller: silent, speaking, or interrupting (speaking over the AI: every frame passes the gate);
 - the assistant's reply: idle, requested (our response.create is on its way), awaiting the server
-  (a caller's turn ended and the server answers it by itself), responding, or playing (the response
-  is done, its audio still plays at the caller);
+  (a caller's turn ended and the server answers it by itself), responding, playing (the response
+  is done, its audio still plays at the caller), or paused (the caller may be interrupting: its audio
+  waits, the response may still be generating, until the interruption is decided);
 - the hang-up: none, armed (after the next reply), or after this reply.
 Each move is a row of a table; a move that is not in it raises `IllegalTransition`. The one rule
 "may the model be asked to respond now?" is `response_blocker`.
@@ -27,6 +28,7 @@ class Assistant(Enum):
     AWAITING_SERVER = "awaiting server"
     RESPONDING = "responding"
     PLAYING = "playing"
+    PAUSED = "paused"
 
 
 class Hangup(Enum):
@@ -56,10 +58,18 @@ ASSISTANT_MOVES: dict[tuple[Assistant, str], Assistant] = {
     (A.AWAITING_SERVER, "turn_ended"): A.AWAITING_SERVER,
     (A.REQUESTED, "turn_ended"): A.REQUESTED,
     (A.RESPONDING, "turn_ended"): A.RESPONDING,
+    (A.PAUSED, "turn_ended"): A.PAUSED,
     (A.AWAITING_SERVER, "wait_over"): A.IDLE,
     # the server may create a response in any state (its VAD answers turns by itself)
-    **{(a, "created"): A.RESPONDING for a in A},
+    **{(a, "created"): A.RESPONDING for a in A if a is not A.PAUSED},
+    (A.PAUSED, "created"): A.PAUSED,
     (A.RESPONDING, "done"): A.PLAYING,
+    (A.PAUSED, "done"): A.PAUSED,
+    # pause-then-decide: the audio waits; then either resume or the barge-in
+    (A.RESPONDING, "pause"): A.PAUSED,
+    (A.PLAYING, "pause"): A.PAUSED,
+    (A.PAUSED, "resume_responding"): A.RESPONDING,
+    (A.PAUSED, "resume_playing"): A.PLAYING,
     (A.PLAYING, "drained"): A.IDLE,
     # barge-in: the reply is cancelled and its audio flushed
     (A.RESPONDING, "barge_in"): A.IDLE,
@@ -67,6 +77,7 @@ ASSISTANT_MOVES: dict[tuple[Assistant, str], Assistant] = {
     (A.REQUESTED, "barge_in"): A.IDLE,
     (A.IDLE, "barge_in"): A.IDLE,
     (A.AWAITING_SERVER, "barge_in"): A.AWAITING_SERVER,
+    (A.PAUSED, "barge_in"): A.IDLE,
 }
 
 HANGUP_MOVES: dict[tuple[Hangup, str], Hangup] = {
@@ -113,6 +124,8 @@ class TurnState:
             return "the server is answering the caller"
         if self.assistant is Assistant.REQUESTED:
             return "a response was already requested"
+        if self.assistant is Assistant.PAUSED:
+            return "the AI is paused: a possible interruption"
         if self.cancelling is not None:
             return "the cancelled response has not ended yet"
         return None
@@ -127,11 +140,12 @@ class TurnState:
         self.user_turns += 1
         self.respond_when_idle = False
 
-    def caller_stops(self, now_ms: float) -> bool:
+    def caller_stops(self, now_ms: float, server_answers: bool = True) -> bool:
         """The caller's turn ended. True when it was an interruption."""
         was_interrupting = self.caller is Caller.INTERRUPTING
         self.caller = _move(CALLER_MOVES, self.caller, "speech_stopped")  # type: ignore[assignment]
-        self._assistant("turn_ended")
+        if server_answers:
+            self._assistant("turn_ended")
         if self.assistant is Assistant.AWAITING_SERVER and self.awaiting_since is None:
             self.awaiting_since = now_ms
         return was_interrupting
@@ -163,10 +177,27 @@ class TurnState:
 
     def response_done(self, response_id: str | None) -> bool:
         """True when it was the active response (a cancelled one's done changes nothing)."""
-        if self.assistant is not Assistant.RESPONDING or response_id != self.response_id:
+        if self.assistant not in (Assistant.RESPONDING, Assistant.PAUSED) or response_id != self.response_id:
             return False
         self._assistant("done")
+        self.response_id = None
         return True
+
+    def pause(self) -> None:
+        self._assistant("pause")
+
+    def resume(self) -> None:
+        self._assistant("resume_responding" if self.response_id is not None else "resume_playing")
+
+    def caller_pauses_the_ai(self) -> None:
+        """A local onset over the AI: the caller may be interrupting (every frame passes meanwhile)."""
+        self.caller = _move(CALLER_MOVES, self.caller, "barge_in")  # type: ignore[assignment]
+        self.pause()
+
+    def false_interruption(self) -> None:
+        """It was not the caller's turn: the AI goes on, the caller counts as silent again."""
+        self.caller = _move(CALLER_MOVES, self.caller, "speech_stopped")  # type: ignore[assignment]
+        self.resume()
 
     def cancel_ended(self, response_id: str | None, now_ms: float, limit_ms: float) -> bool:
         """The cancelled response's done came (or never will: past the limit). True when it ended now."""
@@ -198,7 +229,7 @@ class TurnState:
 
     def _assistant(self, event: str) -> None:
         self.assistant = _move(ASSISTANT_MOVES, self.assistant, event)  # type: ignore[assignment]
-        if self.assistant is not Assistant.RESPONDING:
+        if self.assistant not in (Assistant.RESPONDING, Assistant.PAUSED):
             self.response_id = None
         if self.assistant is not Assistant.AWAITING_SERVER:
             self.awaiting_since = None

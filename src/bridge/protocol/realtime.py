@@ -61,16 +61,24 @@ class ResponseDone:
 @dataclass(frozen=True, slots=True)
 class SpeechStarted:
     audio_start_ms: int | None
+    item_id: str | None = None  # the user item this turn will become
 
 
 @dataclass(frozen=True, slots=True)
 class SpeechStopped:
     audio_end_ms: int | None
+    item_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Committed:
+    item_id: str | None
 
 
 @dataclass(frozen=True, slots=True)
 class InputTranscript:
     text: str
+    item_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +120,7 @@ ServerEvent = (
     | ResponseDone
     | SpeechStarted
     | SpeechStopped
+    | Committed
     | InputTranscript
     | OutputTranscript
     | FunctionCallDone
@@ -175,9 +184,16 @@ _BUILDERS: dict[str, Callable[[dict[str, Any]], ServerEvent]] = {
     "session.updated": lambda e: SessionUpdated(),
     "response.created": lambda e: ResponseCreated(_str(_obj(e, "response"), "id")),
     "response.done": _response_done,
-    "input_audio_buffer.speech_started": lambda e: SpeechStarted(_opt_int(e, "audio_start_ms")),
-    "input_audio_buffer.speech_stopped": lambda e: SpeechStopped(_opt_int(e, "audio_end_ms")),
-    "conversation.item.input_audio_transcription.completed": lambda e: InputTranscript(_transcript(e)),
+    "input_audio_buffer.speech_started": lambda e: SpeechStarted(
+        _opt_int(e, "audio_start_ms"), _opt_str(e, "item_id")
+    ),
+    "input_audio_buffer.speech_stopped": lambda e: SpeechStopped(
+        _opt_int(e, "audio_end_ms"), _opt_str(e, "item_id")
+    ),
+    "input_audio_buffer.committed": lambda e: Committed(_opt_str(e, "item_id")),
+    "conversation.item.input_audio_transcription.completed": lambda e: InputTranscript(
+        _transcript(e), _opt_str(e, "item_id")
+    ),
     "response.output_audio_transcript.done": lambda e: OutputTranscript(_transcript(e)),
     "response.function_call_arguments.done": lambda e: FunctionCallDone(
         _str(e, "call_id"), _str(e, "name"), str(e.get("arguments") or "")
@@ -255,6 +271,10 @@ def truncate(item_id: str, audio_end_ms: int) -> str:
             "audio_end_ms": audio_end_ms,
         }
     )
+
+
+def item_delete(item_id: str) -> str:
+    return _dump({"type": "conversation.item.delete", "item_id": item_id})
 
 
 def system_note(text: str) -> str:

@@ -58,6 +58,8 @@ class CallReport:
     started_at: float = 0.0  # server clock ms when the call began
     log_lines: list[tuple[float, Log]] = field(default_factory=list)
     app_errors: int = 0  # application writes or commands that failed (logged; the call went on)
+    pauses: int = 0  # the AI paused for a possible interruption
+    false_interruptions: int = 0  # ... and went on (cough, echo, backchannel)
 
 
 class CallSession:
@@ -264,4 +266,6 @@ class CallSession:
             started_at=self.started_at,
             log_lines=self.log_lines,
             app_errors=self.app_errors,
+            pauses=c.pauses,
+            false_interruptions=c.false_interruptions,
         )

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+import fastgate
 from bridge.core.commands import Application
 from bridge.core.config import CallConfig
 from bridge.server.app import BridgeServer
@@ -21,10 +22,23 @@ from fastgate import FRAME_BYTES, FRAME_MS
 SIM_KEY = "sim-key"
 
 
+VOICE_RMS = 400  # a fixture frame this loud is the caller's voice (the line noise is far below)
+
+
+def voice_onset_ms(audio: bytes) -> int:
+    """Where the voice starts in a caller fixture (they begin with a little silence)."""
+    for k in range(0, len(audio) // FRAME_BYTES):
+        if fastgate.rms_ulaw(audio[k * FRAME_BYTES : (k + 1) * FRAME_BYTES]) >= VOICE_RMS:
+            return k * FRAME_MS
+    return 0
+
+
 @dataclass
 class BargeInFigures:
-    at_ms: float
-    reaction_ms: float  # speech_started sent -> clear at the caller and response.cancel at the server
+    at_ms: float  # the caller's voice onset (clock ms)
+    reaction_ms: float  # the caller's onset -> the AI's audio stopped (Twilio clear at the caller)
+    heard_after_onset_ms: float  # AI audio the caller heard after starting to speak
+    cancel_after_speech_started_ms: float | None  # server speech_started -> response.cancel received
     heard_after_clear_ms: float  # AI audio of the interrupted reply the caller still heard
     cancel_id_ok: bool
     truncate_ms: int | None
@@ -58,24 +72,30 @@ class Simulation:
             if r.direction == "out" and r.event["type"] == "input_audio_buffer.speech_started"
         ]
         barge = self.report.barge_ins[index]
-        # the speech_started that triggered this barge-in: the last one at or before it
-        trigger = max(
-            (r for r in started if r.t_ms <= self.report.started_at + barge.at_ms + 5), key=lambda r: r.t_ms
-        )
+        t_barge = self.report.started_at + barge.at_ms
+        # the caller's utterance that made it: the last one begun before it
+        spoken = [
+            (start + voice_onset_ms(u.audio), start)
+            for (start, _end, _text), u in zip(c.utterances, self.scenario.utterances, strict=False)
+        ]
+        voice_at = max((v for v, start in spoken if start <= t_barge), default=t_barge)
+        # the server's speech_started for it: the first after the voice began (or the last before)
+        after = [r for r in started if r.t_ms >= voice_at - 50]
+        trigger = after[0] if after else max(started, key=lambda r: r.t_ms)
         t_ss = trigger.t_ms
         cancels = [
             r
             for r in s.record
-            if r.direction == "in" and r.event["type"] == "response.cancel" and r.t_ms >= t_ss
+            if r.direction == "in" and r.event["type"] == "response.cancel" and r.t_ms >= voice_at
         ]
-        clears = [t for t, _ in c.clears if t >= t_ss]
+        clears = [t for t, _ in c.clears if t >= voice_at]
         t_clear = clears[0] if clears else float("inf")
-        t_cancel = cancels[0].t_ms if cancels else t_ss
         onsets_after = [t for t in c.ai_onsets if t > t_clear]
         next_onset = onsets_after[0] if onsets_after else float("inf")
         heard_after = sum(len(chunk) / 8 for t, chunk in c.heard if t_clear <= t < next_onset)
-        onset = max((t for t in c.ai_onsets if t <= t_ss), default=c.started_at)
+        onset = max((t for t in c.ai_onsets if t <= voice_at), default=c.started_at)
         heard = sum(len(chunk) / 8 for t, chunk in c.heard if onset <= t < t_clear)
+        heard_after_onset = sum(len(chunk) / 8 for t, chunk in c.heard if voice_at <= t < t_clear)
         interrupted = next((r for r in s.responses if r.cancel_reason), None)
         cancel_ok = (
             bool(cancels)
@@ -114,12 +134,12 @@ class Simulation:
             for r in s.record
             if r.direction == "out" and r.event["type"] == "response.created" and r.t_ms > t_ss
         ]
-        creates_between = [
+        creates_between = [  # a response asked for while the caller was still talking
             r
             for r in s.record
             if r.direction == "in"
             and r.event["type"] == "response.create"
-            and t_ss <= r.t_ms <= (created_after[0].t_ms if created_after else float("inf"))
+            and t_ss <= r.t_ms < (stopped.t_ms if stopped else float("inf"))
         ]
         next_ok = (
             bool(created_after)
@@ -128,8 +148,10 @@ class Simulation:
             and not creates_between
         )
         return BargeInFigures(
-            at_ms=t_ss,
-            reaction_ms=max(min(t_clear, 1e9), t_cancel) - t_ss,
+            at_ms=voice_at,
+            reaction_ms=t_clear - voice_at,
+            heard_after_onset_ms=heard_after_onset,
+            cancel_after_speech_started_ms=(cancels[0].t_ms - t_ss) if cancels else None,
             heard_after_clear_ms=heard_after,
             cancel_id_ok=cancel_ok,
             truncate_ms=barge.truncated_at_ms,

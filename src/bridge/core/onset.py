@@ -1,0 +1,76 @@
+"""Is the caller speaking over the AI? The local first stage of pause-then-decide barge-in.
+
+Per inbound frame, cheapest test first: the compiled gate's RMS against its threshold; then the echo
+guard (the bridge knows the AI audio it played and when: an inbound frame no louder than a share of
+what the caller heard in the last `echo_lag_ms` is the AI's own voice coming back, as on a
+speakerphone); then the voice model. `onset_frames` voiced frames in a row make an onset.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections import deque
+
+from bridge.core.config import LocalDetection
+from bridge.core.voice import VoiceModel
+from fastgate import FRAME_MS
+
+MIN_REFERENCE_RMS = 200  # quieter AI audio than this cannot hide a caller
+
+
+class EchoGuard:
+    """How much of the AI's voice comes back on the caller's track, learnt per call.
+
+    The echo return (inbound RMS over the RMS of the AI audio heard within `lag_ms`) is a lower
+    quartile of the last second of frames while the AI was audible: a handset returns almost nothing
+    (line noise over speech, ~0.01), a speakerphone a steady share (-12 dB ~ 0.25), and a caller who
+    talks over the AI only now and then does not move a quartile. A frame under `margin` times that
+    share of the AI's level is echo. Until a second of AI audio was heard, a speakerphone is assumed.
+    """
+
+    def __init__(self, margin: float, lag_ms: int, assumed_return: float = 0.3) -> None:
+        self.margin = margin
+        self.assumed_return = assumed_return
+        self._heard: deque[int] = deque(maxlen=max(1, lag_ms // FRAME_MS + 1))  # AI RMS per frame slot
+        self._returns: deque[float] = deque(maxlen=50)
+        self.echo_return = assumed_return
+
+    def played(self, rms: int) -> None:
+        """The RMS of the AI audio the caller hears in this 20 ms slot (0 when none)."""
+        self._heard.append(rms)
+
+    def heard(self, inbound_rms: int) -> bool:
+        """One inbound frame: learn the echo return from it; True when it is no more than echo."""
+        reference = max(self._heard) if self._heard else 0
+        if reference < MIN_REFERENCE_RMS:
+            return False
+        self._returns.append(inbound_rms / reference)
+        if len(self._returns) >= self._returns.maxlen // 2:  # type: ignore[operator]
+            self.echo_return = sorted(self._returns)[len(self._returns) // 4]
+        return inbound_rms < self.margin * self.echo_return * reference
+
+
+class LocalVoice:
+    def __init__(self, config: LocalDetection, model: VoiceModel) -> None:
+        self.config = config
+        self.model = model
+        self.echo = EchoGuard(config.echo_margin, config.echo_lag_ms)
+        self.run = 0  # voiced frames in a row
+        self.frames_checked = 0  # frames that reached the voice model (its CPU cost)
+
+    def voiced(self, rms: int, threshold: float, payload_b64: str) -> bool:
+        """One inbound frame: is it the caller's voice (loud enough, not echo, speech to the model)?"""
+        echo = self.echo.heard(rms)
+        if rms < threshold or echo:
+            self.run = 0
+            return False
+        self.frames_checked += 1
+        if not self.model(base64.b64decode(payload_b64)):
+            self.run = 0
+            return False
+        self.run += 1
+        return True
+
+    @property
+    def onset(self) -> bool:
+        return self.run >= self.config.onset_frames
