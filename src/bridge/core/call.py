@@ -304,6 +304,7 @@ class Call:
         if self.stream_sid is not None:
             self._actions.append(SendTwilio(twilio.clear(self.stream_sid)))
         position = self.playback.pause(now)
+        self.local.echo.restart()  # type: ignore[union-attr]
         self.interruption = Interruption(now, self.state.response_id, now)
         open_turn = self._open_server_turn
         if open_turn is not None and open_turn in self.ignored_items:  # the server heard it first
@@ -311,7 +312,8 @@ class Call:
             self.interruption.server_item = open_turn
         self.pauses += 1
         where = f"item {position[0]} at {position[1]} ms" if position else "nothing playing"
-        self._log(INFO, "PAUSE", f"the caller may be interrupting: the AI stops ({where}); deciding")
+        heard = self.local.describe() if self.local else ""
+        self._log(INFO, "PAUSE", f"the caller may be interrupting: the AI stops ({where}; {heard}); deciding")
         self._events.append(
             AssistantPaused(
                 self.elapsed_ms, position[0] if position else None, position[1] if position else None
@@ -337,6 +339,7 @@ class Call:
         self.state.false_interruption()
         self.inbound.gate.barge_in_active = False
         self.playback.resume()
+        self.local.echo.restart()
         self._log(INFO, "FALSE-INTERRUPTION", f"{why}; the AI goes on after a {paused_ms:.0f} ms pause")
         self._events.append(AssistantResumed(paused_ms, why))
         if interruption.server_item is not None:

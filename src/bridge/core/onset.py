@@ -21,32 +21,41 @@ MIN_REFERENCE_RMS = 200  # quieter AI audio than this cannot hide a caller
 class EchoGuard:
     """How much of the AI's voice comes back on the caller's track, learnt per call.
 
-    The echo return (inbound RMS over the RMS of the AI audio heard within `lag_ms`) is a lower
-    quartile of the last second of frames while the AI was audible: a handset returns almost nothing
-    (line noise over speech, ~0.01), a speakerphone a steady share (-12 dB ~ 0.25), and a caller who
-    talks over the AI only now and then does not move a quartile. A frame under `margin` times that
-    share of the AI's level is echo. Until a second of AI audio was heard, a speakerphone is assumed.
+    The echo return (inbound RMS over the loudest AI audio heard within `lag_ms`) is the 90th percentile of
+    the last second of frames heard once the AI had been audible for `lag_ms` (before that, its echo
+    has not come back yet): a handset returns almost nothing (line noise, ~0.01), a speakerphone a
+    steady share (-12 dB: ~0.15 of the loudest), and a caller who talks over the AI now and then does
+    not move it much (they are paused at once). A frame under `margin` times that share of the AI's level is echo. Until half
+    a second was learnt, a speakerphone is assumed.
     """
 
     def __init__(self, margin: float, lag_ms: int, assumed_return: float = 0.3) -> None:
         self.margin = margin
         self.assumed_return = assumed_return
         self._heard: deque[int] = deque(maxlen=max(1, lag_ms // FRAME_MS + 1))  # AI RMS per frame slot
+        self._warm = 0  # frame slots since the AI became audible
         self._returns: deque[float] = deque(maxlen=50)
         self.echo_return = assumed_return
+        self.reference = 0  # the AI's recent RMS, as of the last inbound frame
 
     def played(self, rms: int) -> None:
         """The RMS of the AI audio the caller hears in this 20 ms slot (0 when none)."""
         self._heard.append(rms)
+        self._warm += 1
+
+    def restart(self) -> None:
+        """The AI's audio stopped or starts again: its echo needs `lag_ms` to come back."""
+        self._warm = 0
 
     def heard(self, inbound_rms: int) -> bool:
         """One inbound frame: learn the echo return from it; True when it is no more than echo."""
-        reference = max(self._heard) if self._heard else 0
+        reference = self.reference = max(self._heard) if self._heard else 0
         if reference < MIN_REFERENCE_RMS:
             return False
-        self._returns.append(inbound_rms / reference)
+        if self._warm >= self._heard.maxlen:  # type: ignore[operator]
+            self._returns.append(inbound_rms / reference)
         if len(self._returns) >= self._returns.maxlen // 2:  # type: ignore[operator]
-            self.echo_return = sorted(self._returns)[len(self._returns) // 4]
+            self.echo_return = sorted(self._returns)[len(self._returns) * 9 // 10]
         return inbound_rms < self.margin * self.echo_return * reference
 
 
@@ -57,9 +66,11 @@ class LocalVoice:
         self.echo = EchoGuard(config.echo_margin, config.echo_lag_ms)
         self.run = 0  # voiced frames in a row
         self.frames_checked = 0  # frames that reached the voice model (its CPU cost)
+        self.last_rms = 0
 
     def voiced(self, rms: int, threshold: float, payload_b64: str) -> bool:
         """One inbound frame: is it the caller's voice (loud enough, not echo, speech to the model)?"""
+        self.last_rms = rms
         echo = self.echo.heard(rms)
         if rms < threshold or echo:
             self.run = 0
@@ -70,6 +81,10 @@ class LocalVoice:
             return False
         self.run += 1
         return True
+
+    def describe(self) -> str:
+        e = self.echo
+        return f"inbound RMS {self.last_rms}, the AI's {e.reference}, echo return {e.echo_return:.3f}"
 
     @property
     def onset(self) -> bool:
