@@ -115,7 +115,8 @@ def test_ai_audio_goes_out_in_chunks_with_a_mark_each_and_a_lead_limit():
 def test_barge_in_clears_cancels_truncates_and_opens_the_gate():
     h = Harness(hard(greet_first=False, chunk_ms=100, lead_ms=300))
     h.ready()
-    out = to_twilio(playing(h, audio=b"\x01" * 8000))
+    h.now = 1000
+    out = to_twilio(playing(h, audio=b"\x01" * 8000))  # sent at t=1000 to an idle line
     h.twilio(mark(out[1]["mark"]["name"]), at=1100)  # the first 100 ms were played by t=1100
     actions = h.realtime(
         rt("input_audio_buffer.speech_started", audio_start_ms=900, item_id="item_u"), at=1140

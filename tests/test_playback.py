@@ -53,3 +53,13 @@ def test_a_new_item_closes_the_previous_one():
     p.add_audio("a", b"\x01" * 500)
     p.add_audio("b", b"\x02" * 800)
     assert [(c.item_id, c.start_ms, len(c.audio)) for c in p.release(0.0)] == [("a", 0, 500), ("b", 0, 800)]
+
+
+def test_the_round_trip_to_twilio_is_learnt_and_counted_in_what_was_heard():
+    p = Playback(chunk_ms=100, lead_ms=300)
+    p.add_audio("a", b"\x01" * 4000)
+    p.release(0.0)  # to an idle line: the first chunk plays on arrival, 20 ms later
+    assert p.on_mark("fg1", 140.0)  # played 20..120, its mark back at 140: a 40 ms round trip
+    assert p.rtt_ms == 40.0
+    # chunk 2 began when mark 1 left Twilio (at 120); a clear sent at 150 arrives at 170
+    assert p.playing_position(150.0) == ("a", 150)

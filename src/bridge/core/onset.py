@@ -24,9 +24,9 @@ class EchoGuard:
     The echo return (inbound RMS over the loudest AI audio heard within `lag_ms`) is the 90th percentile of
     the last second of frames heard once the AI had been audible for `lag_ms` (before that, its echo
     has not come back yet): a handset returns almost nothing (line noise, ~0.01), a speakerphone a
-    steady share (-12 dB: ~0.15 of the loudest), and a caller who talks over the AI now and then does
-    not move it much (they are paused at once). A frame under `margin` times that share of the AI's level is echo. Until half
-    a second was learnt, a speakerphone is assumed.
+    steady share (-12 dB: ~0.2 of the loudest), and a caller who talks over the AI now and then does
+    not move it much (the AI pauses at once). A frame under `margin` times that share of the AI's
+    level is echo. Until half a second was learnt, a speakerphone is assumed.
     """
 
     def __init__(self, margin: float, lag_ms: int, assumed_return: float = 0.3) -> None:

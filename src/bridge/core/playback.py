@@ -24,6 +24,7 @@ class Chunk:
     start_ms: int  # position of this chunk within its item's audio
     mark: str = ""
     sent_at: float = 0.0
+    leads_a_run: bool = False  # sent while Twilio had nothing to play: it started on arrival
 
     @property
     def duration_ms(self) -> float:
@@ -44,6 +45,8 @@ class Playback:
         self._last_ack_at: float | None = None
         self._outstanding_bytes = 0
         self.paused = False  # a possible interruption: nothing is sent until resume() or flush()
+        self.rtt_ms = 0.0  # Twilio's round trip, from the marks of chunks that started on arrival
+        self._rtt_samples = 0
 
     @property
     def is_playing(self) -> bool:
@@ -93,6 +96,7 @@ class Playback:
             self._marks += 1
             chunk.mark = f"fg{self._marks}"
             chunk.sent_at = now_ms
+            chunk.leads_a_run = not self.outstanding
             self.outstanding.append(chunk)
             self._outstanding_bytes += len(chunk.audio)
             out.append(chunk)
@@ -107,14 +111,25 @@ class Playback:
             self._outstanding_bytes -= len(chunk.audio)
             if chunk.mark == name:
                 break
+        if chunk.leads_a_run:  # sent, played from its arrival to its end, and the mark came back
+            sample = max(0.0, now_ms - chunk.sent_at - chunk.duration_ms)
+            self.rtt_ms = sample if self._rtt_samples == 0 else min(self.rtt_ms, sample)
+            self._rtt_samples += 1
         self._last_ack_at = now_ms
         return True
 
     def playing_position(self, now_ms: float) -> tuple[str, int] | None:
-        """(item, ms heard) for the item the caller is hearing now, or None when nothing plays."""
+        """(item, ms heard) once a `clear` sent now reaches Twilio, or None when nothing plays.
+
+        The chunk now playing began when the previous mark left Twilio (its echo took half the round
+        trip to come back), or on its own arrival (half the round trip after it was sent); it plays on
+        until the clear arrives, half the round trip from now. So: `now - last mark + rtt`, or
+        `now - sent`, never past the chunk's end.
+        """
         if self.outstanding:
             chunk = self.outstanding[0]
-            started = chunk.sent_at if self._last_ack_at is None else max(chunk.sent_at, self._last_ack_at)
+            acked = self._last_ack_at
+            started = chunk.sent_at if acked is None else max(chunk.sent_at, acked - self.rtt_ms)
             into = min(max(now_ms - started, 0.0), chunk.duration_ms)
             return chunk.item_id, int(chunk.start_ms + into)
         if self.queue:

@@ -41,6 +41,7 @@ class BargeInFigures:
     cancel_after_speech_started_ms: float | None  # server speech_started -> response.cancel received
     heard_after_clear_ms: float  # AI audio of the interrupted reply the caller still heard
     cancel_id_ok: bool
+    response_active: bool  # the server was still making the reply when the caller spoke
     truncate_ms: int | None
     heard_ms: float  # how much of the interrupted reply the caller heard
     late_deltas: int  # deltas the server sent after our response.cancel
@@ -96,11 +97,9 @@ class Simulation:
         onset = max((t for t in c.ai_onsets if t <= voice_at), default=c.started_at)
         heard = sum(len(chunk) / 8 for t, chunk in c.heard if onset <= t < t_clear)
         heard_after_onset = sum(len(chunk) / 8 for t, chunk in c.heard if voice_at <= t < t_clear)
-        interrupted = next((r for r in s.responses if r.cancel_reason), None)
+        interrupted = self._active_response_at(min(t_clear, t_ss + 1))  # when the bridge acted
         cancel_ok = (
-            bool(cancels)
-            and interrupted is not None
-            and cancels[0].event.get("response_id") == interrupted.id
+            bool(cancels) and interrupted is not None and cancels[0].event.get("response_id") == interrupted
         )
         late = 0
         if cancels and interrupted is not None:
@@ -110,7 +109,7 @@ class Simulation:
                 if r.direction == "out"
                 and r.t_ms >= cancels[0].t_ms
                 and r.event["type"] == "response.output_audio.delta"
-                and r.event.get("response_id") == interrupted.id
+                and r.event.get("response_id") == interrupted
             )
         stopped = next(
             (
@@ -154,6 +153,7 @@ class Simulation:
             cancel_after_speech_started_ms=(cancels[0].t_ms - t_ss) if cancels else None,
             heard_after_clear_ms=heard_after,
             cancel_id_ok=cancel_ok,
+            response_active=interrupted is not None,
             truncate_ms=barge.truncated_at_ms,
             heard_ms=heard,
             late_deltas=late,
@@ -161,6 +161,18 @@ class Simulation:
             frames_unchanged=unchanged,
             next_response_after_turn=next_ok,
         )
+
+    def _active_response_at(self, t_ms: float) -> str | None:
+        """The response the server was making (or whose audio was still coming) at t_ms."""
+        active = None
+        for r in self.server_session.record:
+            if r.direction != "out" or r.t_ms > t_ms:
+                continue
+            if r.event["type"] == "response.created":
+                active = r.event["response"]["id"]
+            elif r.event["type"] == "response.done" and r.event["response"]["id"] == active:
+                active = None
+        return active
 
     def timeline(self, *, gate_lines: bool = True) -> list[tuple[float, str, str]]:
         rows: list[tuple[float, str, str]] = []
