@@ -266,9 +266,11 @@ class Call:
 
     def _pay_owed_response(self) -> None:
         s = self.state
-        if s.respond_when_idle and not s.unanswered_calls and s.idle and not self.playback.is_playing:
+        if not s.respond_when_idle or s.unanswered_calls or not s.idle or self.playback.is_playing:
+            return
+        if s.response_blocker() is None:
             s.respond_when_idle = False
-            self.request_response("the application's turn")
+            self.request_response("the caller's turn or the application's")
 
     def end(self, reason: EndReason, detail: str = "") -> None:
         if self.ending is not None:
