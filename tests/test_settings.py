@@ -78,3 +78,12 @@ def test_the_gate_config_defaults_are_the_compiled_gates():
 def test_settings_are_frozen():
     with pytest.raises(AttributeError):
         Settings().port = 1  # type: ignore[misc]
+
+
+def test_local_detection_settings():
+    s = load_settings(parse("--local-detection", "no", "--voice-detector", "energy"), environ={})
+    assert not s.call.local.enabled and s.call.local.detector == "energy"
+    assert s.call.turn_detection()["create_response"] is True  # the server answers turns again
+    s = load_settings(parse(), environ={"FASTGATE_BACKCHANNELS": "אהה, יופי", "FASTGATE_MAX_PAUSE_MS": "900"})
+    assert s.call.local.backchannels == ("אהה", "יופי") and s.call.local.max_pause_ms == 900
+    assert s.call.local.enabled and s.call.turn_detection()["create_response"] is False

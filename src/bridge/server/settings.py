@@ -98,6 +98,40 @@ SERVE_OPTIONS = (
         "also let the server cancel on VAD (interrupt_response): yes/no",
         _flag,
     ),
+    Option(
+        "--local-detection",
+        "call.local.enabled",
+        ("FASTGATE_LOCAL_DETECTION",),
+        "pause-then-decide barge-in on the bridge's own hearing (no: the server's VAD alone): yes/no",
+        _flag,
+    ),
+    Option(
+        "--voice-detector",
+        "call.local.detector",
+        ("FASTGATE_VOICE_DETECTOR",),
+        "the local voice model: webrtc, ten-vad (needs libc++1) or energy",
+    ),
+    Option(
+        "--interrupt-confirm-ms",
+        "call.local.confirm_ms",
+        ("FASTGATE_INTERRUPT_CONFIRM_MS",),
+        "an interruption this long is real (cancel) without waiting for its transcript",
+        int,
+    ),
+    Option(
+        "--max-pause-ms",
+        "call.local.max_pause_ms",
+        ("FASTGATE_MAX_PAUSE_MS",),
+        "longest pause before a short, undecided sound lets the AI go on",
+        int,
+    ),
+    Option(
+        "--backchannels",
+        "call.local.backchannels",
+        ("FASTGATE_BACKCHANNELS",),
+        "comma-separated words that never interrupt on their own (anything with 'לא' always does)",
+        lambda text: tuple(w.strip() for w in text.split(",") if w.strip()),
+    ),
     Option("--profile", "profile_path", ("FASTGATE_PROFILE",), "business profile TOML"),
     Option("--db", "db_path", ("FASTGATE_DB",), "SQLite file for leads"),
     Option(
@@ -115,7 +149,7 @@ def _default(target: str) -> Any:
     obj: Any = Settings()
     for part in target.split("."):
         obj = getattr(obj, part)
-    return obj
+    return ",".join(obj) if isinstance(obj, tuple) else obj
 
 
 def add_options(parser: argparse.ArgumentParser, options: tuple[Option, ...] = SERVE_OPTIONS) -> None:
@@ -124,7 +158,11 @@ def add_options(parser: argparse.ArgumentParser, options: tuple[Option, ...] = S
         env = ", ".join(opt.envs)
         dest = opt.target.replace(".", "__")
         parser.add_argument(
-            opt.flag, dest=dest, default=None, help=f"{opt.help} [{env}] (default: {_default(opt.target)})"
+            opt.flag,
+            dest=dest,
+            default=None,
+            metavar=opt.flag.lstrip("-").upper().replace("-", "_"),
+            help=f"{opt.help} [{env}] (default: {_default(opt.target)})",
         )
     parser.add_argument("--no-intake", action="store_true", help="a plain voice bridge: no tools, no leads")
 
@@ -138,6 +176,7 @@ def load_settings(
     environ = os.environ if environ is None else environ
     top: dict[str, Any] = {}
     call: dict[str, Any] = {}
+    local: dict[str, Any] = {}
     for opt in options:
         raw, source = getattr(args, opt.target.replace(".", "__"), None), opt.flag
         if raw is None:
@@ -148,8 +187,10 @@ def load_settings(
             value = opt.parse(raw)
         except ValueError as exc:
             raise ValueError(f"{source}: {exc}") from None
-        if opt.target.startswith("call."):
-            call[opt.target[5:]] = value
+        if opt.target.startswith("call.local."):
+            local[opt.target.removeprefix("call.local.")] = value
+        elif opt.target.startswith("call."):
+            call[opt.target.removeprefix("call.")] = value
         else:
             top[opt.target] = value
     if args is not None and getattr(args, "no_intake", False):
@@ -160,7 +201,20 @@ def load_settings(
         twilio_auth_token=environ.get("TWILIO_AUTH_TOKEN") or None,
         twilio_account_sid=environ.get("TWILIO_ACCOUNT_SID") or None,
     )
+    call["local"] = replace(settings.call.local, **local)
+    if call["local"].enabled:
+        _check_detector(call["local"].detector)
     return replace(settings, call=call_config(settings, replace(settings.call, **call)))
+
+
+def _check_detector(name: str) -> None:
+    """Load the voice model once now, so a missing one is a start-up error, not a failed call."""
+    from bridge.core.voice import voice_model
+
+    try:
+        voice_model(name)
+    except (ImportError, OSError) as exc:
+        raise ValueError(f"--voice-detector {name}: cannot load it ({exc})") from None
 
 
 def call_config(settings: Settings, call: CallConfig) -> CallConfig:
