@@ -60,6 +60,7 @@ class CallReport:
     app_errors: int = 0  # application writes or commands that failed (logged; the call went on)
     pauses: int = 0  # the AI paused for a possible interruption
     false_interruptions: int = 0  # ... and went on (cough, echo, backchannel)
+    voice_frames: int = 0  # caller frames the local voice model had to look at
 
 
 class CallSession:
@@ -268,4 +269,5 @@ class CallSession:
             app_errors=self.app_errors,
             pauses=c.pauses,
             false_interruptions=c.false_interruptions,
+            voice_frames=c.local.frames_checked if c.local else 0,
         )
