@@ -2,8 +2,9 @@
 
 1. The voice models on the shipped fixtures (onset delay, false alarms, CPU per frame).
 2. The scenarios with realistic server timing, each played with local detection on and off at once:
-   AI audio heard after the caller's onset, answers cut by false interruptions, the share of an answer heard after a false
-   interruption, pause length, truncate error. `FASTGATE_BARGE_IN_SCALE` sets the time scale.
+   AI audio heard after the caller's onset, answers cut by false interruptions, the share of an
+   answer heard after a false interruption, pause length, truncate error.
+   `FASTGATE_BARGE_IN_SCALE` sets the time scale (default 0.5).
 """
 
 from __future__ import annotations
