@@ -3,12 +3,14 @@ from __future__ import annotations
 import json
 
 from bridge.core.call import Call
-from bridge.core.config import CallConfig
+from bridge.core.config import CallConfig, LocalDetection
 
 
-def ready_call() -> Call:
-    """A Call with its session up and a Twilio stream started, actions drained."""
-    call = Call(CallConfig(greet_first=False, lead_ms=10**9), now_ms=0.0)
+def ready_call(local: bool = False) -> Call:
+    """A Call with its session up and a Twilio stream started, actions drained (by default the
+    server-VAD hard barge-in alone; `local` turns pause-then-decide on)."""
+    config = CallConfig(greet_first=False, lead_ms=10**9, local=LocalDetection(enabled=local))
+    call = Call(config, now_ms=0.0)
     call.realtime_connected(0.0)
     call.receive_realtime(json.dumps({"type": "session.updated", "session": {}}), 0.0)
     call.receive_twilio(

@@ -92,6 +92,28 @@ def test_call_caller_frame(per_item):
     )
 
 
+def test_call_caller_frame_over_the_ai(per_item):
+    """Local detection's cost: a caller frame while AI audio is audible (echo guard and voice model run)."""
+    call = ready_call(local=True)
+    call.receive_realtime(json.dumps({"type": "response.created", "response": {"id": "resp_1"}}), 0.0)
+    for raw in DELTAS:
+        call.receive_realtime(raw, 0.0)  # 20 s of AI audio outstanding at Twilio: audible throughout
+    call.actions()
+
+    def frames(batch):
+        for message in batch:
+            call.receive_twilio(message, 0.0)
+            call.actions()
+        assert call.interruption is None or call.pauses
+
+    per_item(
+        "one caller frame through the Call (gate + forward)",
+        "Call.receive_twilio while the AI is audible (local detection)",
+        frames,
+        FRAME_MESSAGES,
+    )
+
+
 def test_call_caller_frame_general_path(per_item):
     call = ready_call()
 
