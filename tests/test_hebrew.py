@@ -210,3 +210,46 @@ def test_unknown_service_and_names():
     assert check_name("דני").value == "דני"
     assert check_name("דָּנִי כהן.").value == "דני כהן"
     assert not check_name("054 1234567").ok and not check_name("").ok
+
+
+# -- the official localities list -----------------------------------------------------------------------
+def test_every_official_locality_is_found_by_its_own_name():
+    from bridge.intake.gazetteer import official_localities
+
+    everything = official_localities()
+    assert len(everything) > 1200
+    misses = [loc.name for loc in everything if not (m := match_city(loc.name)) or not m.exact]
+    assert misses == []
+
+
+@pytest.mark.parametrize(
+    ("said", "city"),
+    [
+        ("אני גר במושב אביגדור", "אביגדור"),  # a small moshav, never in the hand-made list
+        ("מכפר ורדים", "כפר ורדים"),
+        ("ביישוב עלי זהב", "עלי זהב"),
+        ("מצפה רמון", "מצפה רמון"),
+        ("גבעת כ״ח", "גבעת כ״ח"),
+        ('גבעת כ"ח', "גבעת כ״ח"),
+        ("Kiryat Shmona", "קריית שמונה"),
+        ("kefar vradim", "כפר ורדים"),
+        ("אני מ Tel Aviv", "תל אביב-יפו"),
+    ],
+)
+def test_small_localities_spellings_and_english(said, city):
+    found = find_city(said)
+    assert found is not None and found.name == city
+
+
+@pytest.mark.parametrize(
+    ("said", "city"),
+    [("זכריה", "זכריה"), ("זרחיה", "זרחיה"), ("עזריה", "עזריה"), ("ברכיה", "ברכיה"), ("נהריה", "נהריה")],
+)
+def test_near_homonym_towns_match_exactly_and_only_themselves(said, city):
+    found = match_city(said)
+    assert found is not None and found.exact and found.name == city
+
+
+def test_a_misheard_small_town_is_a_guess_to_confirm():
+    found = match_city("זכרייה יעקב")
+    assert found is not None and found.name == "זכרון יעקב" and not found.exact

@@ -14,7 +14,7 @@ _SPACES = re.compile(r"\s+")
 def plain(text: str) -> str:
     """Without niqqud and punctuation, single-spaced: what a person would type."""
     text = _MARKS.sub("", unicodedata.normalize("NFC", text))
-    return _SPACES.sub(" ", _PUNCT.sub(" ", text)).strip()
+    return _SPACES.sub(" ", _PUNCT.sub(" ", text)).strip().lower()
 
 
 def key(text: str) -> str:
