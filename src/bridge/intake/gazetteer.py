@@ -15,10 +15,8 @@ from bridge.intake.hebrew import key, plain, segments
 MIN_SCORE = 60.0  # in the service area: below this a guess is no match at all; above, always confirmed
 MIN_SCORE_NATIONWIDE = 80.0  # among all ~1,200 localities a loose guess is too often some other village
 MIN_FUZZY_CHARS = 6  # shorter words match exactly or not at all ("שלום" is not "שלומי")
-PREFIXES = ("וב", "ב", "מ", "ל", "ה", "ו")
-_QUALIFIER = re.compile(
-    r"\s*\([^)]*\)"
-)  # "כנרת (מושבה)", "אבו קורינאת (יישוב)"  # "בקריית שמונה", "מחיפה", "לנהריה", "הקריות"
+PREFIXES = ("וב", "ב", "מ", "ל", "ה", "ו")  # "בקריית שמונה", "מחיפה", "לנהריה", "הקריות"
+_QUALIFIER = re.compile(r"\s*\([^)]*\)")  # "כנרת (מושבה)", "אבו קורינאת (יישוב)"
 
 
 @dataclass(frozen=True)
