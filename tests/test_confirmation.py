@@ -60,7 +60,7 @@ def test_it_is_not_x_keeps_x_out():
 
 
 @pytest.mark.parametrize(
-    "other", ["אולי", "רגע", "מה?", "קריית שמונה", "אני לא בטוח", "כן אבל לא", "הממ", ""]
+    "other", ["אולי", "רגע", "מה?", "קריית שמונה", "אני לא בטוח", "כן אבל", "לא יודעת", "הממ", ""]
 )
 def test_anything_else_keeps_waiting(other):
     state = confirming_city()
@@ -226,3 +226,46 @@ def test_interrupting_the_goodbye_cancels_the_hangup():
     assert h.call.ended is None
     caller(h, "לא, רגע")
     assert intake.state.phase == Phase.COLLECTING and h.call.ended is None
+
+
+def test_a_yes_but_no_is_a_no():
+    state = confirming_city()
+    out = state.caller_said("כן אבל לא")
+    assert "city" not in state.values and out.changes and out.changes[0].value is None
+
+
+# -- the second opinion: the model's reading of the answer (caller_answered) ---------------------------
+@pytest.mark.parametrize(
+    ("transcript", "model", "confirmed", "cleared"),
+    [
+        ("כן", None, True, False),  # the classifier alone
+        ("כן", "yes", True, False),
+        ("כן", "unclear", True, False),  # one side yes, the other not no
+        ("כן", "no", False, True),  # a clear no from either clears the field
+        ("לא", "yes", False, True),
+        ("לא יודעת", "yes", False, False),  # disagreement: asked again, never confirmed
+        ("לא יודעת", None, False, False),
+        ("", "no", False, True),
+    ],
+)
+def test_the_rule_that_combines_both_sides(transcript, model, confirmed, cleared):
+    state = confirming_city()
+    state.caller_said(transcript)
+    if model is not None:
+        state.model_answered("city", model)
+    assert ("city" in state.confirmed) is confirmed
+    assert ("city" not in state.values) is cleared
+
+
+def test_a_model_no_after_the_transcripts_yes_reverts_the_confirmation():
+    state = confirming_city()
+    assert state.caller_said("כן נכון").changes[0].confirmed
+    out = state.model_answered("city", "no", "טבריה")
+    assert "city" not in state.confirmed and state.values["city"] == "טבריה" and out.note
+
+
+def test_disagreement_asks_again_with_a_different_question():
+    state = confirming_city()
+    state.caller_said("לא יודעת")
+    out = state.model_answered("city", "yes")
+    assert out.note and "שאלי שוב" in out.note and state.phase == Phase.CONFIRMING

@@ -43,7 +43,7 @@ def _set(words: str) -> frozenset[str]:
 FILLERS = _set(
     "אממ אמ אה אהה אהמ אהם הממ ממ אוף נו אז יעני כאילו שמע שמעי תשמעי תקשיבי תקשיב בעצם רגע סליחה אוי"
 )
-INTENSIFIERS = _set("ממש מאוד לגמרי")
+INTENSIFIERS = _set("ממש מאוד לגמרי חד משמעית")
 YES_WORDS = _set(
     "כן נכון נכונים נכונה בדיוק מדויק מדויקת בהחלט כמובן בטח ודאי בוודאי אכן ברור סבבה אחלה בול פיקס סגור "
     "יופי מעולה מצוין מושלם בסדר טוב אמת זהו אוקיי אוקי יס yes yeah yep ok okay sure פרפקט שור מאושר "
@@ -64,10 +64,17 @@ SUBJECTS = _set("אני אנחנו את אתה אתם הכל זה")
 # after a yes these keep it a plain yes ("כן, זה הטלפון שלי, תודה")
 POLITE = _set(
     "כן נכון מאוד ממש לגמרי בדיוק ככה זה זאת הכל תודה רבה לך בבקשה להתראות שכן את אתה אתם אני אנחנו "
-    "הפרטים הטלפון המספר השם הכתובת העיר שלי יקירתי מותק אחי אחותי גמור מאושר"
+    "הפרטים הטלפון המספר השם הכתובת העיר שלי יקירתי מותק אחי אחותי גמור מאושר הוא היא מה שאמרתי"
 )
 NO_WORDS = _set("לא טעות טעית טעיתם טועה טועים התבלבלת התבלבלתם שגוי שגויה פספסת")
-NO_PHRASES = (("אין", "מצב"), ("הבנת", "לא", "נכון"), ("רשמת", "לא", "נכון"))
+MISTAKE_WORDS = NO_WORDS - {"לא"}  # a no even when hedged: "נראה לי שטעית"
+NO_PHRASES = (
+    ("אין", "מצב"),
+    ("הבנת", "לא", "נכון"),
+    ("רשמת", "לא", "נכון"),
+    ("משהו", "אחר"),
+    ("משהו", "אחרת"),
+)
 # "לא" with one of these within two words is a caller who does not know or did not hear
 UNSURE = _set("יודע יודעת יודעים זוכר זוכרת זוכרים בטוח בטוחה בטוחים שמעתי שמעתם הבנתי הצלחתי ידוע")
 UNCLEAR_PHRASES = (
@@ -88,11 +95,23 @@ BUT_WORDS = _set("אבל רק חוץ אלא")
 # words that carry no value of their own after a no ("לא אמרתי את זה", "זה לא השם שלי")
 NOT_A_VALUE = POLITE | _set(
     "אמרתי ככה כך אותי אותו שם פה בזה מה שאמרתי הבנת רשמת נכון מדויק בעיר בשם במספר בטלפון בשירות משהו "
-    "השירות יש"
+    "השירות יש ביקשתי שביקשתי אחר אחרת"
 )
 STRIPPED_BEFORE_VALUE = _set("זה זו אני הוא היא גר גרה")
 _CLAUSES = re.compile(r"[,.…!?;:]+|\s[-–—]\s")
 _REPEATS = re.compile(r"(.)\1{2,}")  # "לאאא", "כןןן": emphasis, not spelling
+_TRAILING = re.compile(r"(.)\1+$")  # "לאא": a stretched last letter
+KNOWN = YES_WORDS | NO_WORDS
+
+
+def _word(raw: str) -> str:
+    """One word as it counts: emphasis undone, and a "that"/"and" prefix before a no ("שטעית", "ולא")."""
+    word = _REPEATS.sub(r"\1", raw)
+    if word not in KNOWN and _TRAILING.sub(r"\1", word) in KNOWN:
+        word = _TRAILING.sub(r"\1", word)
+    if word[:1] in ("ש", "ו") and word[1:] in MISTAKE_WORDS:
+        word = word[1:]
+    return word
 
 
 def _has(words: list[str], phrase: tuple[str, ...]) -> int:
@@ -154,14 +173,14 @@ def _value(words: list[str]) -> str:
 
 
 def _clause(text: str) -> _Clause:
-    words = [_REPEATS.sub(r"\1", w) for w in plain(text).split()]
+    words = [_word(w) for w in plain(text).split()]
     while words and words[0] in FILLERS:
         words = words[1:]
     if not words:
         return _Clause(None)
     but = words[0] in BUT_WORDS
     negation = _negation_end(words)
-    if negation >= 0 and not _unsure(words):
+    if negation >= 0 and (not _unsure(words) or MISTAKE_WORDS & set(words)):
         return _Clause(Kind.NO, _value([w for w in words[negation:] if w not in NO_WORDS]), but)
     if but or _unsure(words):
         return _Clause(Kind.UNCLEAR, but=but)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from bridge.intake import fields as check
-from bridge.intake.hebrew import affirmation, negation
+from bridge.intake.answers import Answer, Kind, classify_answer
 from bridge.intake.profile import BusinessProfile
 
 
@@ -47,6 +47,9 @@ class LeadState:
         self.values: dict[str, str] = {}
         self.confirmed: set[str] = set()
         self.confirming: tuple[str, ...] = ()
+        self.confirmed_last: tuple[str, ...] = ()  # what the last yes confirmed (a later no reverts it)
+        self.heard: Answer | None = None  # the classifier's reading of the caller's answer
+        self.model: Answer | None = None  # the model's (caller_answered)
         self.phase = Phase.COLLECTING
         self.caller_id = check.check_phone(caller_id).value if caller_id else None
 
@@ -107,23 +110,74 @@ class LeadState:
         else:
             return Outcome(output=_json(ok=False, error=f"no value recorded for {what!r}"))
         self.confirming = names
+        self.confirmed_last = ()
+        self.heard = self.model = None
         self.phase = Phase.CONFIRMING
         read_back = self.profile.confirm_template.format(summary=self.summary(names))
         return Outcome(output=_json(ok=True, read_back=read_back, wait_for="an explicit yes"))
 
-    # -- the caller's words -----------------------------------------------------------------------------
+    # -- the caller's words, and the model's reading of them ------------------------------------------
     def caller_said(self, text: str) -> Outcome:
-        said_no, rest = negation(text)
+        """The transcript of the caller's answer (the classifier's side)."""
+        answer = classify_answer(text)
         if self.phase == Phase.CONFIRMING:
-            if said_no:
-                return self._rejected(rest)
-            if affirmation(text):
-                return self._accepted()
-            return Outcome()  # keeps waiting: anything else is not a yes
-        if said_no and self.phase in (Phase.SAVED, Phase.GOODBYE):
+            self.heard = answer
+            return self._decide()
+        if self.confirmed_last and answer.negative and self.phase is not Phase.CONFIRMING:
+            return self._reverted(answer.value, "the transcript")  # a "no" that came after a yes
+        if answer.negative and self.phase in (Phase.SAVED, Phase.GOODBYE):
             self.phase = Phase.COLLECTING
             return Outcome(note="הלקוח אמר 'לא' אחרי הסיכום: שאלי איזה פרט צריך לתקן. אל תסיימי את השיחה.")
         return Outcome()
+
+    def model_answered(self, what: str, answer: str, corrected: str = "") -> Outcome:
+        """The model's reading of the caller's answer (the tool caller_answered): the second opinion."""
+        kind = {"yes": Kind.YES, "no": Kind.NO, "unclear": Kind.UNCLEAR}.get(answer)
+        if kind is None:
+            return Outcome(output=_json(ok=False, error="answer must be yes, no or unclear"))
+        if kind is Kind.NO and corrected:
+            kind = Kind.CORRECTION
+        if self.phase != Phase.CONFIRMING:
+            if kind in (Kind.NO, Kind.CORRECTION) and self.confirmed_last:
+                out = self._reverted(corrected, "the model")
+                out.output = _json(ok=True, result="cleared; ask again")
+                return out
+            return Outcome(output=_json(ok=True, result="nothing was being confirmed"))
+        self.model = Answer(kind, corrected)
+        out = self._decide()
+        out.output = out.output or _json(ok=True, result=self.phase.value)
+        return out
+
+    def _decide(self) -> Outcome:
+        """The rule: confirmed only when the transcript holds no negation and one side says yes with
+        the other not saying no; a clear no from either clears the field; disagreement asks again."""
+        heard, model = self.heard, self.model
+        for side in (heard, model):
+            if side is not None and side.negative:
+                other = model if side is heard else heard
+                value = side.value or (other.value if other is not None else "")
+                return self._rejected(value)
+        yes = [side for side in (heard, model) if side is not None and side.kind is Kind.YES]
+        unclear = [side for side in (heard, model) if side is not None and side.kind is Kind.UNCLEAR]
+        if heard is not None and heard.kind is Kind.YES:
+            return self._accepted()
+        if yes and unclear:
+            return self._ask_again()
+        return Outcome()  # keeps waiting: nothing yet is a yes
+
+    def _ask_again(self) -> Outcome:
+        names = ", ".join(self.profile.labels.get(n, n) for n in self.confirming)
+        self.heard = self.model = None
+        return Outcome(note=f"לא ברור אם הלקוח אישר את {names}. שאלי שוב בקצרה ובמילים אחרות: כן או לא?")
+
+    def _reverted(self, value: str, by: str) -> Outcome:
+        """A clear no right after a yes (from the later of the two sides): the field is cleared again."""
+        targets, self.confirmed_last = self.confirmed_last, ()
+        for name in targets:
+            self.confirmed.discard(name)
+        self.confirming = targets
+        self.phase = Phase.CONFIRMING
+        return self._rejected(value)
 
     def _accepted(self) -> Outcome:
         out = Outcome()
@@ -131,7 +185,9 @@ class LeadState:
             if name in self.values and name not in self.confirmed:
                 self.confirmed.add(name)
                 out.changes.append(Change(name, self.values[name], True))
+        self.confirmed_last = self.confirming
         self.confirming = ()
+        self.heard = self.model = None
         if self.complete:
             self.phase = Phase.CONFIRMED
             out.complete = True
@@ -145,6 +201,7 @@ class LeadState:
         out = Outcome()
         targets = self.confirming
         self.confirming = ()
+        self.heard = self.model = None
         self.phase = Phase.COLLECTING
         corrected = self._correction(targets, rest)
         if len(targets) == 1 or corrected:

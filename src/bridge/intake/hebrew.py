@@ -121,14 +121,50 @@ DIGITS = {
 _DIGIT_KEYS = {key(k): v for k, v in DIGITS.items()}
 
 
+TENS = {
+    "עשרים": 20,
+    "שלושים": 30,
+    "ארבעים": 40,
+    "חמישים": 50,
+    "שישים": 60,
+    "שבעים": 70,
+    "שמונים": 80,
+    "תשעים": 90,
+}
+TEEN_WORDS = ("עשרה", "עשר")  # "אחת עשרה", "שלוש עשרה": 11-19 (feminine and masculine)
+_TEN_KEYS = {key(k): v for k, v in TENS.items()}
+
+
+def _unit(word: str) -> str | None:
+    """A digit word, with or without the "and" prefix ("ושבע")."""
+    if key(word) in _DIGIT_KEYS:
+        return _DIGIT_KEYS[key(word)]
+    if word.startswith("ו") and key(word[1:]) in _DIGIT_KEYS:
+        return _DIGIT_KEYS[key(word[1:])]
+    return None
+
+
 def spoken_digits(text: str) -> str:
-    """Digits and Hebrew digit words in order: "אפס חמש ארבע 123" -> "054123"."""
+    """Digits and Hebrew number words in order, as callers group a phone number:
+    "אפס חמש ארבע" -> "054"; "חמישים וארבע" -> "54"; "שתים עשרה" -> "12"; "עשר" -> "10"."""
+    words = plain(text).split()
     out = []
-    for word in plain(text).split():
+    i = 0
+    while i < len(words):
+        word = words[i]
+        nxt = words[i + 1] if i + 1 < len(words) else ""
         if word.isdigit():
             out.append(word)
-        elif word.startswith("ו") and key(word[1:]) in _DIGIT_KEYS:  # "ושבע"
-            out.append(_DIGIT_KEYS[key(word[1:])])
-        elif key(word) in _DIGIT_KEYS:
-            out.append(_DIGIT_KEYS[key(word)])
+        elif key(word) in _TEN_KEYS:  # "חמישים וארבע", or "חמישים" alone
+            unit = _unit(nxt) if nxt.startswith("ו") else None
+            out.append(str(_TEN_KEYS[key(word)] + int(unit or 0)))
+            i += 1 if unit is not None else 0
+        elif _unit(word) is not None and nxt in TEEN_WORDS:
+            out.append(str(10 + int(_unit(word) or 0)))
+            i += 1
+        elif word in TEEN_WORDS:
+            out.append("10")
+        elif (unit := _unit(word)) is not None:
+            out.append(unit)
+        i += 1
     return "".join(out)
