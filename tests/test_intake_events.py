@@ -8,7 +8,7 @@ import json
 import sqlite3
 import threading
 
-from bridge.core.commands import AddNote, HangUpAfterReply, SendFunctionOutput
+from bridge.core.commands import AddNote, HangUpAfterReply, Patience, SendFunctionOutput
 from bridge.core.events import (
     BargeInStarted,
     CallEnded,
@@ -62,7 +62,7 @@ def test_the_last_yes_saves_then_says_goodbye_then_hangs_up():
     kinds = [type(i) for i in out]
     assert kinds[-3:] == [SetStatus, AddNote, HangUpAfterReply] and out[-3] == SetStatus("confirmed")
     assert kinds.count(SaveField) == 4
-    assert intake.handle(CallEnded(EndReason.GOODBYE_PLAYED)) == ()  # confirmed: nothing to downgrade
+    assert list(intake.handle(CallEnded(EndReason.GOODBYE_PLAYED))) == []  # confirmed: nothing to downgrade
 
 
 def test_speaking_over_the_goodbye_rearms_the_hangup_after_the_next_reply():
@@ -135,3 +135,18 @@ def test_a_failing_store_is_logged_and_the_call_goes_on(tmp_path):
     }
     assert calls and answered == calls  # every tool was still answered
     assert store.leads()[0].status == "partial"
+
+
+def test_the_vad_is_patient_while_the_phone_number_is_dictated():
+    intake = LeadIntake(PROFILE)
+    intake.handle(CallStarted("CA1", "MZ1", None))
+    for name, value in (("service", "פריצת דלתות"), ("city", "צפת")):
+        assert Patience(True) not in intake.handle(call("set_field", field=name, value=value))
+    assert intake.handle(call("set_field", field="name", value="דני"))[-1] == Patience(True)
+    assert (
+        intake.handle(call("set_field", field="phone", value="אפס חמש ארבע, חמישים וארבע"))[-1]
+        != Patience(False)
+        or intake.state.values.get("phone") is None
+    )
+    out = intake.handle(call("set_field", field="phone", value="0541234567"))
+    assert out[-1] == Patience(False) and intake.state.values["phone"] == "+972541234567"

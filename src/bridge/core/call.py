@@ -22,7 +22,14 @@ from collections.abc import Callable
 from typing import Any
 
 from bridge.core.actions import DEBUG, INFO, WARNING, Action, EndCall, Log, SendRealtime, SendTwilio
-from bridge.core.commands import AddNote, Command, HangUpAfterReply, RequestResponse, SendFunctionOutput
+from bridge.core.commands import (
+    AddNote,
+    Command,
+    HangUpAfterReply,
+    Patience,
+    RequestResponse,
+    SendFunctionOutput,
+)
 from bridge.core.config import CallConfig
 from bridge.core.events import (
     AssistantPaused,
@@ -228,6 +235,12 @@ class Call:
             self.state.arm_hangup()
         elif isinstance(command, RequestResponse):
             self.request_response(command.why)
+        elif isinstance(command, Patience):
+            self._send_realtime(
+                realtime.turn_detection_update(self.config.turn_detection(patient=command.on))
+            )
+            silence = self.config.dictation_silence_ms if command.on else self.config.silence_duration_ms
+            self._log(INFO, "VAD", f"silence before the end of a turn: {silence} ms")
         self._pump()
 
     def add_note(self, text: str, *, respond: bool = False) -> None:

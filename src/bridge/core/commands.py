@@ -40,7 +40,15 @@ class RequestResponse:
     why: str
 
 
-Command = AddNote | SendFunctionOutput | HangUpAfterReply | RequestResponse
+@dataclass(frozen=True, slots=True)
+class Patience:
+    """While the caller dictates (a phone number, in groups with pauses), the server's VAD waits longer
+    before it ends their turn; `on=False` restores the session's silence."""
+
+    on: bool
+
+
+Command = AddNote | SendFunctionOutput | HangUpAfterReply | RequestResponse | Patience
 
 
 class Application(Protocol):

@@ -64,6 +64,7 @@ class CallConfig:
     vad_threshold: float = 0.5
     prefix_padding_ms: int = 300
     silence_duration_ms: int = 500
+    dictation_silence_ms: int = 1200  # while a phone number is dictated (Patience)
     # The bridge cancels on barge-in itself. Letting the server cancel too (interrupt_response)
     # races with our response.cancel and earns a harmless response_cancel_not_active error.
     server_interrupt: bool = False
@@ -76,12 +77,12 @@ class CallConfig:
     server_answer_wait_ms: int = 3000  # after a caller's turn, how long the server may take to answer
     local: LocalDetection = field(default_factory=LocalDetection)
 
-    def turn_detection(self) -> dict[str, Any]:
+    def turn_detection(self, *, patient: bool = False) -> dict[str, Any]:
         return {
             "type": "server_vad",
             "threshold": self.vad_threshold,
             "prefix_padding_ms": self.prefix_padding_ms,
-            "silence_duration_ms": self.silence_duration_ms,
+            "silence_duration_ms": self.dictation_silence_ms if patient else self.silence_duration_ms,
             # with local detection the bridge decides which turns are real and asks for the answer
             "create_response": not self.local.enabled,
             "interrupt_response": self.server_interrupt,

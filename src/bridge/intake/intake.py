@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bridge.core.commands import AddNote, HangUpAfterReply, SendFunctionOutput
+from bridge.core.commands import AddNote, HangUpAfterReply, Patience, SendFunctionOutput
 from bridge.core.events import BargeInStarted, CallEnded, CallerTranscript, CallStarted, Event, FunctionCalled
 from bridge.intake.confirmation import LeadState, Outcome, Phase
 from bridge.intake.profile import BusinessProfile
@@ -42,6 +42,21 @@ TOOLS: list[dict[str, Any]] = [
             "type": "object",
             "properties": {"field": {"type": "string", "enum": ["service", "city", "name", "phone", "all"]}},
             "required": ["field"],
+        },
+    },
+    {
+        "type": "function",
+        "name": "caller_answered",
+        "description": "Right after the caller answers a read-back: how you understood the answer. The "
+        "bridge also reads the transcript; a detail is confirmed only when neither of you heard a no.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "field": {"type": "string", "enum": ["service", "city", "name", "phone", "all"]},
+                "answer": {"type": "string", "enum": ["yes", "no", "unclear"]},
+                "corrected_value": {"type": "string", "description": "what the caller said instead, if any"},
+            },
+            "required": ["field", "answer"],
         },
     },
 ]
@@ -84,8 +99,17 @@ class LeadIntake:
         self.state = LeadState(profile)
         self.lead_id: int | None = None
         self.hangup_armed = False
+        self.patient = False  # the server's VAD waits longer: the phone number is being dictated
 
     def handle(self, event: Event) -> Sequence[object]:
+        out = list(self._handle(event))
+        dictating = self.state.missing == ["phone"]
+        if dictating != self.patient and not isinstance(event, CallEnded):
+            self.patient = dictating
+            out.append(Patience(dictating))
+        return out
+
+    def _handle(self, event: Event) -> Sequence[object]:
         if isinstance(event, FunctionCalled):
             return self._function_call(event)
         if isinstance(event, CallerTranscript):
@@ -133,6 +157,10 @@ class LeadIntake:
                 outcome = self.state.set_field(str(args["field"]), str(args["value"]))
             elif event.name == "request_confirmation":
                 outcome = self.state.request_confirmation(str(args.get("field", "all")))
+            elif event.name == "caller_answered":
+                outcome = self.state.model_answered(
+                    str(args["field"]), str(args["answer"]), str(args.get("corrected_value") or "")
+                )
             else:
                 error = json.dumps({"ok": False, "error": f"unknown tool {event.name!r}"})
                 return [SendFunctionOutput(event.call_id, error)]

@@ -249,6 +249,12 @@ def session_update(
     return _dump({"type": "session.update", "session": session})
 
 
+def turn_detection_update(turn_detection: dict[str, Any]) -> str:
+    """A session.update that changes only the turn detection (the rest of the session stays)."""
+    session = {"type": "realtime", "audio": {"input": {"turn_detection": turn_detection}}}
+    return _dump({"type": "session.update", "session": session})
+
+
 def append_audio(payload_b64: str) -> str:
     # The hot path: 50 per second per call. base64 needs no JSON escaping.
     return '{"type":"input_audio_buffer.append","audio":"' + payload_b64 + '"}'

@@ -25,7 +25,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from bridge.core.actions import Action, EndCall, Log, SendRealtime, SendTwilio
 from bridge.core.call import Call
-from bridge.core.commands import AddNote, Application, HangUpAfterReply, RequestResponse, SendFunctionOutput
+from bridge.core.commands import Application, Command
 from bridge.core.events import BargeInStarted, EndReason, Event
 from bridge.core.stats import BargeIn, CallStats
 from bridge.server import metrics
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from bridge.server.settings import Settings
 
 log = logging.getLogger("fastgate.bridge")
-COMMANDS = (AddNote, SendFunctionOutput, HangUpAfterReply, RequestResponse)
 APP_DRAIN_SECONDS = 10.0  # at the end of a call, how long its last lead writes may take
 
 OUTCOMES = {
@@ -175,7 +174,7 @@ class CallSession:
         loop = asyncio.get_running_loop()
         while (event := await self._events.get()) is not None:
             for item in self.app.handle(event):
-                if isinstance(item, COMMANDS):
+                if isinstance(item, Command):
                     self.call.apply(item, self.now())
                     await self.flush()
                     continue
