@@ -371,3 +371,18 @@ def test_received_audio_is_counted_in_bytes_whatever_the_delta_size():
     for _ in range(10):  # ten 12-byte deltas: 1.5 ms each, 15 ms in all
         h.realtime(delta("resp_1", "i", b"\x01" * 12))
     assert h.call.playback.received_ms == {"i": 15}
+
+
+def test_patience_lengthens_the_vad_silence_while_a_number_is_dictated_and_restores_it():
+    from bridge.core.commands import Patience
+
+    h = Harness(hard(greet_first=False, silence_duration_ms=500, dictation_silence_ms=1200))
+    h.ready()
+    h.call.apply(Patience(True), 0)
+    (update,) = to_realtime(h.collect())
+    assert update["session"]["audio"]["input"]["turn_detection"]["silence_duration_ms"] == 1200
+    h.call.apply(Patience(False), 0)
+    (update,) = to_realtime(h.collect())
+    assert update["session"]["audio"]["input"]["turn_detection"]["silence_duration_ms"] == 500
+    if RealtimeClientEvent is not None:
+        TypeAdapter(RealtimeClientEvent).validate_python(update)
