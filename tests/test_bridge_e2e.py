@@ -193,3 +193,16 @@ def test_server_interrupt_on_is_tolerated():
     assert sim.report.stats.realtime_errors == {c: codes.count(c) for c in set(codes)}
     assert b.heard_after_clear_ms <= 20 and b.next_response_after_turn
     assert sim.report.ended == "caller hung up"
+
+
+def test_the_caller_corrects_the_city_twice_and_the_lead_ends_right():
+    sim = simulated("city-corrected-twice", 0.25)
+    lead = lead_of(sim, "city-corrected-twice", 0.25, False)
+    assert lead.fields["city"] == "צפת" and "city" in lead.confirmed
+    store = LeadStore(db_path("city-corrected-twice", 0.25, False))
+    try:
+        cities = [value for kind, field, value in store.events(lead.id) if field == "city" and kind == "set"]
+    finally:
+        store.close()
+    assert cities == ["קריית אתא", "קריית שמונה", "צפת"]
+    assert sim.errors() == []
