@@ -68,7 +68,7 @@ def test_a_false_interruption_pauses_then_resumes_exactly_where_it_stopped(name)
 
 def test_the_cough_without_local_detection_cancels_the_answer_as_before():
     sim = simulated("cough", local=False)
-    assert len(sim.barge_ins()) == 1 and sim.errors() == []
+    assert len(sim.report.barge_ins) == 1 and sim.errors() == []  # the bridge's own record: it barged in
     assert len(sim.caller.ai_onsets) == 2  # the AI asks again: the answer was lost
 
 

@@ -76,6 +76,7 @@ class SimSession:
     function_outputs: list[dict[str, Any]] = field(default_factory=list)
     responses: list[SimResponse] = field(default_factory=list)
     closed: asyncio.Event = field(default_factory=asyncio.Event)
+    closed_at: float | None = None  # scenario ms
 
     def events(self, direction: str, type_: str | None = None) -> list[dict[str, Any]]:
         return [r.event for r in self.record if r.direction == direction and type_ in (None, r.event["type"])]
@@ -257,6 +258,7 @@ class _Connection:
                 self.active.task.cancel()
             for line in (self.inbound, self.outbound, self.vad_reports):
                 await line.close()
+            self.s.closed_at = self.s.clock.now_ms()
             self.s.closed.set()
 
     async def dispatch(self, raw: str | bytes) -> None:
@@ -537,6 +539,9 @@ class _Connection:
             self.after_tools = None
         else:
             reply = next(self.replies, None)
+            declared = {t.get("name") for t in self.s.config.get("tools") or [] if isinstance(t, dict)}
+            if reply is not None and reply.tool_calls and not {c.name for c in reply.tool_calls} <= declared:
+                reply = Reply(reply.audio, reply.transcript)  # the real model calls only declared tools
             calls_tools = reply is not None and bool(reply.tool_calls)
             response = SimResponse(self._id("resp"), reply, with_audio=not calls_tools)
             if calls_tools and reply is not None and reply.audio:

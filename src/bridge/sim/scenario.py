@@ -60,6 +60,7 @@ class Utterance:
     after_ai_starts: int | None = None
     offset_ms: int = 0
     speech: bool = True  # False for coughs and bangs: the transcript comes back empty
+    interrupts: bool = True  # False for a cough or a backchannel: the AI should go on (grading)
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,7 @@ def parse_scenario(data: dict[str, Any], base: Path | None = None) -> Scenario:
                     after_ai_starts=u.get("after_ai_starts"),
                     offset_ms=int(u.get("offset_ms", 0)),
                     speech=bool(u.get("speech", True)),
+                    interrupts=bool(u.get("interrupts", u.get("speech", True))),
                 )
             )
         caller_raw = {k: v for k, v in data.get("caller", {}).items() if k != "utterances"}

@@ -7,47 +7,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-import fastgate
 from bridge.core.commands import Application
 from bridge.core.config import CallConfig
 from bridge.server.app import BridgeServer
 from bridge.server.session import CallReport
 from bridge.server.settings import Settings
 from bridge.sim.clock import ScaledClock
+from bridge.sim.grading import BargeInFigures, figures, interruptions
 from bridge.sim.realtime_server import RealtimeSimulator, SimSession
 from bridge.sim.scenario import Scenario
 from bridge.sim.twilio_caller import CallerRecord, TwilioCaller
-from fastgate import FRAME_BYTES, FRAME_MS
 
 SIM_KEY = "sim-key"
-
-
-VOICE_RMS = 400  # a fixture frame this loud is the caller's voice (the line noise is far below)
-
-
-def voice_onset_ms(audio: bytes) -> int:
-    """Where the voice starts in a caller fixture (they begin with a little silence)."""
-    for k in range(0, len(audio) // FRAME_BYTES):
-        if fastgate.rms_ulaw(audio[k * FRAME_BYTES : (k + 1) * FRAME_BYTES]) >= VOICE_RMS:
-            return k * FRAME_MS
-    return 0
-
-
-@dataclass
-class BargeInFigures:
-    at_ms: float  # the caller's voice onset (clock ms)
-    reaction_ms: float  # the caller's onset -> the AI's audio stopped (Twilio clear at the caller)
-    heard_after_onset_ms: float  # AI audio the caller heard after starting to speak
-    cancel_after_speech_started_ms: float | None  # server speech_started -> response.cancel received
-    heard_after_clear_ms: float  # AI audio of the interrupted reply the caller still heard
-    cancel_id_ok: bool
-    response_active: bool  # the server was still making the reply when the caller spoke
-    truncate_ms: int | None
-    heard_ms: float  # how much of the interrupted reply the caller heard
-    late_deltas: int  # deltas the server sent after our response.cancel
-    frames_checked: int  # caller frames of the interrupting utterance
-    frames_unchanged: int  # ... that reached the server exactly as sent
-    next_response_after_turn: bool  # the next answer came from the new utterance's turn
 
 
 @dataclass
@@ -60,119 +31,12 @@ class Simulation:
     leads: list[dict[str, Any]] = field(default_factory=list)  # filled in when lead intake ran
 
     def barge_ins(self) -> list[BargeInFigures]:
-        return [self._barge_in_figures(i) for i in range(len(self.report.barge_ins))]
+        """Each interruption, graded from the simulators' records (the bridge's own report is not used)."""
+        s, c = self.server_session, self.caller
+        return [figures(c, s, voice_at) for voice_at in interruptions(self.scenario, c, s)]
 
     def errors(self) -> list[dict[str, Any]]:
         return self.server_session.errors()
-
-    def _barge_in_figures(self, index: int) -> BargeInFigures:
-        s, c = self.server_session, self.caller
-        started = [
-            r
-            for r in s.record
-            if r.direction == "out" and r.event["type"] == "input_audio_buffer.speech_started"
-        ]
-        barge = self.report.barge_ins[index]
-        t_barge = self.report.started_at + barge.at_ms
-        # the caller's utterance that made it: the last one begun before it
-        spoken = [
-            (start + voice_onset_ms(u.audio), start)
-            for (start, _end, _text), u in zip(c.utterances, self.scenario.utterances, strict=False)
-        ]
-        voice_at = max((v for v, start in spoken if start <= t_barge), default=t_barge)
-        # the server's speech_started for it: the first after the voice began (or the last before)
-        after = [r for r in started if r.t_ms >= voice_at - 50]
-        trigger = after[0] if after else max(started, key=lambda r: r.t_ms)
-        t_ss = trigger.t_ms
-        cancels = [
-            r
-            for r in s.record
-            if r.direction == "in" and r.event["type"] == "response.cancel" and r.t_ms >= voice_at
-        ]
-        clears = [t for t, _ in c.clears if t >= voice_at]
-        t_clear = clears[0] if clears else float("inf")
-        onsets_after = [t for t in c.ai_onsets if t > t_clear]
-        next_onset = onsets_after[0] if onsets_after else float("inf")
-        heard_after = sum(len(chunk) / 8 for t, chunk in c.heard if t_clear <= t < next_onset)
-        onset = max((t for t in c.ai_onsets if t <= voice_at), default=c.started_at)
-        heard = sum(len(chunk) / 8 for t, chunk in c.heard if onset <= t < t_clear)
-        heard_after_onset = sum(len(chunk) / 8 for t, chunk in c.heard if voice_at <= t < t_clear)
-        interrupted = self._active_response_at(min(t_clear, t_ss + 1))  # when the bridge acted
-        cancel_ok = (
-            bool(cancels) and interrupted is not None and cancels[0].event.get("response_id") == interrupted
-        )
-        late = 0
-        if cancels and interrupted is not None:
-            late = sum(
-                1
-                for r in s.record
-                if r.direction == "out"
-                and r.t_ms >= cancels[0].t_ms
-                and r.event["type"] == "response.output_audio.delta"
-                and r.event.get("response_id") == interrupted
-            )
-        stopped = next(
-            (
-                r
-                for r in s.record
-                if r.direction == "out"
-                and r.t_ms > t_ss
-                and r.event["type"] == "input_audio_buffer.speech_stopped"
-            ),
-            None,
-        )
-        prefix = int(s.config["audio"]["input"]["turn_detection"].get("prefix_padding_ms", 300))
-        first = (trigger.event["audio_start_ms"] + prefix) // FRAME_MS
-        last = (stopped.event["audio_end_ms"] // FRAME_MS) if stopped else len(c.sent)
-        checked = unchanged = 0
-        for k in range(first, min(last, len(c.sent))):
-            checked += 1
-            unchanged += bytes(s.input_audio[k * FRAME_BYTES : (k + 1) * FRAME_BYTES]) == c.sent[k]
-        created_after = [
-            r
-            for r in s.record
-            if r.direction == "out" and r.event["type"] == "response.created" and r.t_ms > t_ss
-        ]
-        creates_between = [  # a response asked for while the caller was still talking
-            r
-            for r in s.record
-            if r.direction == "in"
-            and r.event["type"] == "response.create"
-            and t_ss <= r.t_ms < (stopped.t_ms if stopped else float("inf"))
-        ]
-        next_ok = (
-            bool(created_after)
-            and stopped is not None
-            and created_after[0].t_ms >= stopped.t_ms
-            and not creates_between
-        )
-        return BargeInFigures(
-            at_ms=voice_at,
-            reaction_ms=t_clear - voice_at,
-            heard_after_onset_ms=heard_after_onset,
-            cancel_after_speech_started_ms=(cancels[0].t_ms - t_ss) if cancels else None,
-            heard_after_clear_ms=heard_after,
-            cancel_id_ok=cancel_ok,
-            response_active=interrupted is not None,
-            truncate_ms=barge.truncated_at_ms,
-            heard_ms=heard,
-            late_deltas=late,
-            frames_checked=checked,
-            frames_unchanged=unchanged,
-            next_response_after_turn=next_ok,
-        )
-
-    def _active_response_at(self, t_ms: float) -> str | None:
-        """The response the server was making (or whose audio was still coming) at t_ms."""
-        active = None
-        for r in self.server_session.record:
-            if r.direction != "out" or r.t_ms > t_ms:
-                continue
-            if r.event["type"] == "response.created":
-                active = r.event["response"]["id"]
-            elif r.event["type"] == "response.done" and r.event["response"]["id"] == active:
-                active = None
-        return active
 
     def timeline(self, *, gate_lines: bool = True) -> list[tuple[float, str, str]]:
         rows: list[tuple[float, str, str]] = []
