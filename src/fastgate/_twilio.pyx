@@ -237,8 +237,9 @@ cdef enum:
 
 
 cdef int _b64_sum(const uint8_t* s, Py_ssize_t n, uint64_t* total, Py_ssize_t* nbytes) noexcept nogil:
-    # Accepts exactly what base64.b64decode(..., validate=True) accepts: alphabet
-    # characters, then at most two '='. Decodes in stack chunks and sums squares.
+    # Accepts canonical base64 only, as base64.b64decode(..., validate=True) does on Python 3.13:
+    # alphabet characters, then exactly the padding the length needs (3.11 also took excess '=').
+    # Decodes in stack chunks and sums squares.
     cdef uint8_t buf[CHUNK]
     cdef Py_ssize_t q, pads = 0, m, full, used = 0
     cdef int a, b, c, d, rest
@@ -247,7 +248,7 @@ cdef int _b64_sum(const uint8_t* s, Py_ssize_t n, uint64_t* total, Py_ssize_t* n
         pads += 1
     m = n - pads
     rest = m & 3
-    if pads > 2 or rest == 1 or (rest == 2 and pads != 2) or (rest == 3 and pads == 0):
+    if not ((rest == 0 and pads == 0) or (rest == 2 and pads == 2) or (rest == 3 and pads == 1)):
         return -1
     full = m - rest
     nbytes[0] = (full // 4) * 3 + (rest - 1 if rest else 0)

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from bridge.protocol import ProtocolError
+from bridge.protocol import ProtocolError, strict_b64
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +74,7 @@ def parse(text: str | bytes) -> TwilioEvent:
         if not isinstance(payload, str):
             raise ProtocolError("Twilio media.payload is not a string")
         try:
-            audio = binascii.a2b_base64(payload, strict_mode=True)
+            audio = strict_b64(payload)
         except (binascii.Error, ValueError):
             raise ProtocolError("Twilio media.payload is not valid base64") from None
         ts = msg["media"].get("timestamp")
