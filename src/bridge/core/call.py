@@ -523,6 +523,10 @@ class Call:
         self._events.append(CallerTranscript(event.text))
 
     def _on_assistant_transcript(self, event: realtime.OutputTranscript) -> None:
+        if event.response_id is not None and event.response_id in self.cancelled:
+            # What the model had generated, not what the caller heard: no line of the conversation.
+            self._log(INFO, "ASSISTANT", f"cut off: {event.text!r} (only the heard part stays in the item)")
+            return
         self.transcript.append((self.elapsed_ms, "assistant", event.text))
         self._log(INFO, "ASSISTANT", repr(event.text))
         self._events.append(AssistantTranscript(event.text))

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from bridge.protocol import ProtocolError
+from bridge.protocol import ProtocolError, strict_b64
 
 BETA_NAMES = {
     "response.audio.delta": "response.output_audio.delta",
@@ -84,6 +84,7 @@ class InputTranscript:
 @dataclass(frozen=True, slots=True)
 class OutputTranscript:
     text: str
+    response_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +157,7 @@ def _opt_int(event: dict[str, Any], key: str) -> int | None:
 
 def _audio_delta(e: dict[str, Any]) -> AudioDelta:
     try:
-        audio = binascii.a2b_base64(_str(e, "delta"), strict_mode=True)
+        audio = strict_b64(_str(e, "delta"))
     except (binascii.Error, ValueError):
         raise ProtocolError("Realtime audio delta is not valid base64") from None
     return AudioDelta(_opt_str(e, "response_id"), _str(e, "item_id"), audio)
@@ -194,7 +195,9 @@ _BUILDERS: dict[str, Callable[[dict[str, Any]], ServerEvent]] = {
     "conversation.item.input_audio_transcription.completed": lambda e: InputTranscript(
         _transcript(e), _opt_str(e, "item_id")
     ),
-    "response.output_audio_transcript.done": lambda e: OutputTranscript(_transcript(e)),
+    "response.output_audio_transcript.done": lambda e: OutputTranscript(
+        _transcript(e), _opt_str(e, "response_id")
+    ),
     "response.function_call_arguments.done": lambda e: FunctionCallDone(
         _str(e, "call_id"), _str(e, "name"), str(e.get("arguments") or "")
     ),
