@@ -24,6 +24,7 @@ PCMU_SESSION = {
         "audio": {
             "input": {
                 "format": {"type": "audio/pcmu"},
+                "transcription": {"model": "gpt-4o-mini-transcribe", "language": "he"},
                 "turn_detection": {
                     "type": "server_vad",
                     "silence_duration_ms": 600,
@@ -265,9 +266,13 @@ def test_scripted_function_call_round_trip():
                 }
             ]
         )
+        with_tool = json.loads(json.dumps(PCMU_SESSION))
+        with_tool["session"]["tools"] = [
+            {"type": "function", "name": "set_field", "description": "", "parameters": {"type": "object"}}
+        ]
         async with RealtimeSimulator(tools, api_key=KEY) as sim:
             c = await session(sim)
-            await c.send(PCMU_SESSION)
+            await c.send(with_tool)
             await c.until("session.updated")
             await c.send({"type": "response.create"})
             call = await c.until("response.function_call_arguments.done")
@@ -334,7 +339,7 @@ def test_beta_clients_get_beta_names_and_formats(audio):
                 }
             )
             updated = await c.until("session.updated")
-            assert updated["session"]["audio"]["output"]["format"]["type"] == "audio/pcmu"
+            assert updated["session"]["output_audio_format"] == "g711_ulaw"  # the beta session shape
             await c.send({"type": "response.create"})
             await c.until("response.audio.delta")
             await c.until("response.audio_transcript.done")

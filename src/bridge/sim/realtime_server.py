@@ -26,6 +26,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 import fastgate
+from bridge.sim.beta import BETA_FORMATS, to_beta
 from bridge.sim.clock import DelayLine, ScaledClock
 from bridge.sim.scenario import Reply, Scenario, audio_ms
 from bridge.sim.vad import ServerVad, VadEvent
@@ -33,14 +34,6 @@ from bridge.sim.vad import ServerVad, VadEvent
 log = logging.getLogger("fastgate.sim.realtime")
 
 FORMATS = {"audio/pcmu", "audio/pcma"}
-BETA_FORMATS = {"g711_ulaw": "audio/pcmu", "g711_alaw": "audio/pcma"}
-BETA_NAMES = {
-    "response.output_audio.delta": "response.audio.delta",
-    "response.output_audio.done": "response.audio.done",
-    "response.output_audio_transcript.delta": "response.audio_transcript.delta",
-    "response.output_audio_transcript.done": "response.audio_transcript.done",
-    "conversation.item.added": "conversation.item.created",
-}
 MAX_MESSAGE_BYTES = 15 * 1024 * 1024
 
 
@@ -157,6 +150,31 @@ class RealtimeSimulator:
         await _Connection(ws, session, self.scenario).run()
 
 
+SERVER_VAD_DEFAULTS: dict[str, Any] = {
+    "type": "server_vad",
+    "threshold": 0.5,
+    "prefix_padding_ms": 300,
+    "silence_duration_ms": 200,
+    "idle_timeout_ms": None,
+    "create_response": True,
+    "interrupt_response": True,
+}
+SEMANTIC_VAD_DEFAULTS: dict[str, Any] = {
+    "type": "semantic_vad",
+    "eagerness": "auto",
+    "create_response": True,
+    "interrupt_response": True,
+}
+
+
+def effective_turn_detection(update: Any) -> Any:
+    """What session.updated reports: a partial turn_detection filled in with the defaults of its type."""
+    if not isinstance(update, dict):
+        return update
+    defaults = SEMANTIC_VAD_DEFAULTS if update.get("type") == "semantic_vad" else SERVER_VAD_DEFAULTS
+    return {**defaults, **update}
+
+
 class _Connection:
     """The protocol logic for one session."""
 
@@ -179,9 +197,12 @@ class _Connection:
         self.ids = itertools.count(1)
         self.active: SimResponse | None = None
         self.after_tools: Reply | None = None  # a reply whose tool calls went out, its words still due
+        self.unstarted: Reply | None = None  # cancelled before any output: the next response plays it
+        self.replay_unstarted = rt.replay_unstarted if rt else True
         self.last_item_id: str | None = None
         self.pending_user_item: str | None = None
         self.vad: ServerVad | None = None
+        self.uncommitted_bytes = 0  # appended since the last commit or clear
         self.session_id = f"sess_{secrets.token_hex(8)}"
         self.s.config = {
             "type": "realtime",
@@ -193,14 +214,7 @@ class _Connection:
             "audio": {
                 "input": {
                     "format": {"type": "audio/pcm", "rate": 24000},
-                    "turn_detection": {
-                        "type": "server_vad",
-                        "threshold": 0.5,
-                        "prefix_padding_ms": 300,
-                        "silence_duration_ms": 200,
-                        "create_response": True,
-                        "interrupt_response": True,
-                    },
+                    "turn_detection": dict(SERVER_VAD_DEFAULTS),
                 },
                 "output": {"format": {"type": "audio/pcm", "rate": 24000}, "voice": "marin"},
             },
@@ -212,7 +226,10 @@ class _Connection:
     async def send(self, event: dict[str, Any]) -> None:
         event = {"event_id": self._id("event"), **event}
         if self.s.beta:
-            event["type"] = BETA_NAMES.get(event["type"], event["type"])
+            beta = to_beta(event)
+            if beta is None:
+                return
+            event = beta
         logged = (
             event
             if "delta" not in event or "audio" not in event["type"]
@@ -300,8 +317,12 @@ class _Connection:
         for beta_key, target in (("input_audio_format", inp), ("output_audio_format", out)):
             if beta_key in update:
                 target["format"] = {"type": BETA_FORMATS.get(update[beta_key], update[beta_key])}
-        if "turn_detection" in update:
+        if "input_audio_transcription" in update:  # beta shape
+            inp["transcription"] = update["input_audio_transcription"]
+        if "turn_detection" in update:  # beta shape
             inp["turn_detection"] = update["turn_detection"]
+        if "turn_detection" in inp:
+            inp["turn_detection"] = effective_turn_detection(inp["turn_detection"])
         for side in (inp, out):
             fmt = side.get("format")
             if fmt is not None and (not isinstance(fmt, dict) or fmt.get("type") not in FORMATS):
@@ -319,6 +340,8 @@ class _Connection:
         for key in ("instructions", "tools", "tool_choice", "output_modalities", "model"):
             if key in update:
                 cfg[key] = update[key]
+        if isinstance(update.get("modalities"), list):  # beta shape
+            cfg["output_modalities"] = ["audio"] if "audio" in update["modalities"] else ["text"]
         if "voice" in update:
             cfg["audio"]["output"]["voice"] = update["voice"]
         td = cfg["audio"]["input"].get("turn_detection") or {}
@@ -349,6 +372,7 @@ class _Connection:
         if self.s.config["audio"]["input"]["format"]["type"] == "audio/pcma":
             audio = fastgate.ulaw_encode(fastgate.alaw_decode(audio))
         self.s.input_audio += audio
+        self.uncommitted_bytes += len(audio)
         if self.vad is None:
             return
         for vad_event in self.vad.push(audio):
@@ -361,10 +385,22 @@ class _Connection:
             await self.speech_stopped(vad_event.audio_ms)
 
     async def on_input_audio_buffer_commit(self, event: dict[str, Any]) -> None:
-        item_id = self._id("item")
-        await self.commit(item_id)
+        if self.uncommitted_bytes < 100 * 8:  # the API refuses a commit of less than 100 ms of audio
+            ms = self.uncommitted_bytes // 8
+            await self.error(
+                "input_audio_buffer_commit_empty",
+                f"Error committing input audio buffer: buffer too small. Expected at least 100ms of audio, "
+                f"but buffer only has {ms:.2f}ms of audio.",
+                event,
+            )
+            return
+        await self.commit(self._id("item"))
 
     async def on_input_audio_buffer_clear(self, event: dict[str, Any]) -> None:
+        self.uncommitted_bytes = 0
+        if self.vad is not None:
+            self.vad.clear()  # the speech in progress is gone: no speech_stopped, no commit, no answer
+        self.pending_user_item = None
         await self.send({"type": "input_audio_buffer.cleared"})
 
     async def speech_started(self, audio_start_ms: int) -> None:
@@ -388,15 +424,16 @@ class _Connection:
         await self.commit(item_id)
         transcript = next(self.transcripts, "")
         self.s.items[item_id]["transcript"] = transcript
-        await self.send(
-            {
-                "type": "conversation.item.input_audio_transcription.completed",
-                "item_id": item_id,
-                "content_index": 0,
-                "transcript": transcript,
-                "usage": {"type": "duration", "seconds": 1.0},
-            }
-        )
+        if self.s.config["audio"]["input"].get("transcription"):
+            await self.send(
+                {
+                    "type": "conversation.item.input_audio_transcription.completed",
+                    "item_id": item_id,
+                    "content_index": 0,
+                    "transcript": transcript,
+                    "usage": {"type": "duration", "seconds": 1.0},
+                }
+            )
         if self._turn_detection().get("create_response", True):
             if self.active is None:
                 await self.start_response()
@@ -404,6 +441,7 @@ class _Connection:
                 log.info("turn ended while %s is active: no automatic response", self.active.id)
 
     async def commit(self, item_id: str) -> None:
+        self.uncommitted_bytes = 0
         await self.send(
             {
                 "type": "input_audio_buffer.committed",
@@ -508,6 +546,19 @@ class _Connection:
             return
         await self.send({"type": "conversation.item.deleted", "item_id": item_id})
 
+    async def on_conversation_item_retrieve(self, event: dict[str, Any]) -> None:
+        item_id = str(event.get("item_id"))
+        entry = self.s.items.get(item_id)
+        if entry is None:
+            await self.error(
+                "invalid_value", f"Item with item_id '{item_id}' not found.", event, param="item_id"
+            )
+            return
+        item = dict(entry["item"])
+        if entry.get("transcript") is not None and item.get("role") == "user":
+            item["content"] = [{"type": "input_audio", "transcript": entry["transcript"]}]
+        await self.send({"type": "conversation.item.retrieved", "item": item})
+
     # -- responses -------------------------------------------------------------------------------------
     async def on_response_create(self, event: dict[str, Any]) -> None:
         if self.active is not None:
@@ -538,7 +589,7 @@ class _Connection:
             response = SimResponse(self._id("resp"), self.after_tools, with_tools=False)
             self.after_tools = None
         else:
-            reply = next(self.replies, None)
+            reply, self.unstarted = self.unstarted or next(self.replies, None), None
             declared = {t.get("name") for t in self.s.config.get("tools") or [] if isinstance(t, dict)}
             if reply is not None and reply.tool_calls and not {c.name for c in reply.tool_calls} <= declared:
                 reply = Reply(reply.audio, reply.transcript)  # the real model calls only declared tools
@@ -576,6 +627,10 @@ class _Connection:
         if reply is not None and reply.audio and response.with_audio and not response.cancel_reason:
             output.append(await self.audio_message(response, index, reply))
         status = "cancelled" if response.cancel_reason else "completed"
+        if response.cancel_reason and not output and response.with_tools and self.replay_unstarted:
+            self.unstarted = response.reply
+            if self.after_tools is response.reply:
+                self.after_tools = None
         details = {"type": "cancelled", "reason": response.cancel_reason} if response.cancel_reason else None
         self.active = None
         await self.send(
@@ -708,11 +763,8 @@ class _Connection:
                 sent_chars = upto
         heard_text = words[:sent_chars]
         status = "incomplete" if response.cancel_reason else "completed"
-        if not response.cancel_reason:
-            await self.send({"type": "response.output_audio.done", **base})
-            await self.send(
-                {"type": "response.output_audio_transcript.done", **base, "transcript": heard_text}
-            )
+        await self.send({"type": "response.output_audio.done", **base})  # cancelled ones end so too
+        await self.send({"type": "response.output_audio_transcript.done", **base, "transcript": heard_text})
         part = {"type": "audio", "transcript": heard_text}
         await self.send({"type": "response.content_part.done", **base, "part": part})
         done = {**item, "status": status, "content": [{"type": "output_audio", "transcript": heard_text}]}

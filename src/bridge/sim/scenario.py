@@ -72,6 +72,9 @@ class RealtimeSettings:
     first_delta_ms: int = 120  # model latency before the first audio delta
     vad_delay_ms: int = 0  # the server VAD reports speech_started/stopped this much after detecting it
     network_ms: int = 0  # one-way latency between the bridge and the Realtime server, each direction
+    # A reply whose response was cancelled before any output is played by the next response instead;
+    # false where the script means "the model moved on" (its next reply answers the new words).
+    replay_unstarted: bool = True
 
 
 @dataclass(frozen=True)

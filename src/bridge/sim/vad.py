@@ -60,3 +60,10 @@ class ServerVad:
                     self._voiced_run = 0
                     events.append(VadEvent("stopped", self.position_ms))
         return events
+
+    def clear(self) -> None:
+        """input_audio_buffer.clear: forget the speech in progress; the audio clock runs on."""
+        self.framer = fastgate.Framer(FRAME_BYTES)
+        self.speaking = False
+        self._voiced_run = 0
+        self._quiet_ms = 0
