@@ -73,6 +73,15 @@ def active_response_at(session: SimSession, t_ms: float) -> str | None:
     return active
 
 
+def _done_before(session: SimSession, response_id: str | None, t_ms: float | None) -> bool:
+    """The response finished by itself before the bridge decided (its truncate): nothing left to cancel."""
+    if response_id is None or t_ms is None:
+        return False
+    return any(
+        r.t_ms <= t_ms and r.event["response"]["id"] == response_id for r in _out(session, "response.done")
+    )
+
+
 def _making_or_audible(caller: CallerRecord, session: SimSession, start: float, end: float) -> bool:
     if any(start - 2 * FRAME_MS <= t < end for t, _ in caller.heard):
         return True
@@ -104,9 +113,10 @@ def figures(caller: CallerRecord, session: SimSession, voice_at: float) -> Barge
     stop_at = t_clear if clears else next((t for t, _ in caller.heard if t >= voice_at), voice_at)
     heard_after_onset = sum(len(c) / 8 for t, c in caller.heard if voice_at <= t < min(t_clear, next_onset))
     interrupted = active_response_at(session, min(t_clear, t_ss + 1))
+    truncates = [r for r in _in(session, "conversation.item.truncate") if r.t_ms >= voice_at]
     cancel_ok = (
         bool(cancels) and interrupted is not None and cancels[0].event.get("response_id") == interrupted
-    )
+    ) or (not cancels and _done_before(session, interrupted, truncates[0].t_ms if truncates else None))
     late = 0
     if cancels and interrupted is not None:
         late = sum(
@@ -114,7 +124,6 @@ def figures(caller: CallerRecord, session: SimSession, voice_at: float) -> Barge
             for r in _out(session, "response.output_audio.delta")
             if r.t_ms >= cancels[0].t_ms and r.event.get("response_id") == interrupted
         )
-    truncates = [r for r in _in(session, "conversation.item.truncate") if r.t_ms >= voice_at]
     stopped = next((r for r in _out(session, "input_audio_buffer.speech_stopped") if r.t_ms > t_ss), None)
     checked = unchanged = 0
     if trigger is not None:
@@ -175,7 +184,11 @@ def _barge_in_checks(n: int, b: BargeInFigures) -> list[Check]:
         (
             f"{tag}: response.cancel with the active id",
             b.cancel_id_ok or not b.response_active,
-            "cancelled by id"
+            (
+                "cancelled by id"
+                if b.cancel_after_speech_started_ms is not None
+                else "it finished before the truncate"
+            )
             if b.cancel_id_ok
             else ("no response active" if not b.response_active else "no"),
         ),
