@@ -1,4 +1,5 @@
 """Build of the fastgate extension modules (metadata lives in pyproject.toml)."""
+
 import os
 
 from Cython.Build import cythonize

@@ -27,7 +27,9 @@ from bridge.sim.simulation import Simulation, run_simulation
 
 CUT = "answers cut by a false interruption"
 SCALE = float(os.environ.get("FASTGATE_BARGE_IN_SCALE", "0.5"))
+# The figures are written only when asked (FASTGATE_SAVE_RESULTS=1), so a test run leaves the tree clean.
 RESULTS = Path(__file__).parent / "results"
+SAVE_RESULTS = os.environ.get("FASTGATE_SAVE_RESULTS") == "1"
 REAL = ("noisy-street", "double-barge-in")
 FALSE = ("noise-only", "speakerphone-echo", "cough", "backchannel-he")
 F = fastgate.FRAME_BYTES
@@ -107,8 +109,9 @@ def test_voice_models_on_the_fixtures(capsys):
         except (ImportError, OSError) as exc:  # ten-vad needs libc++1 from Debian
             rows.append({"detector": name, "unavailable": str(exc)[:80]})
     report = {"gate ns per frame (same run)": round(gate_ns, 1), "models": rows}
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "voice_models.json").write_text(json.dumps(report, ensure_ascii=False, indent=2), "utf-8")
+    if SAVE_RESULTS:
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / "voice_models.json").write_text(json.dumps(report, ensure_ascii=False, indent=2), "utf-8")
     with capsys.disabled():
         print("\nvoice models on the fixtures:", json.dumps(report, ensure_ascii=False, indent=1))
     assert any("us per frame" in r for r in rows)
@@ -204,10 +207,11 @@ def test_local_detection_on_vs_off(capsys):
     on = summary({n: pair[0] for n, pair in results.items()})
     off = summary({n: pair[1] for n, pair in results.items()})
     report = {"time_scale": SCALE, "local detection on": on, "local detection off (server VAD alone)": off}
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "barge_in_on_vs_off.json").write_text(
-        json.dumps(report, ensure_ascii=False, indent=2), "utf-8"
-    )
+    if SAVE_RESULTS:
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / "barge_in_on_vs_off.json").write_text(
+            json.dumps(report, ensure_ascii=False, indent=2), "utf-8"
+        )
     with capsys.disabled():
         print(
             "\nbarge-in, local detection on vs off (same run):",

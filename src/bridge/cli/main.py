@@ -1,4 +1,4 @@
-"""fastgate-bridge: serve | simulate | sim realtime | sim caller | leads | scenarios."""
+"""fastgate-bridge: serve | simulate | check | sim realtime | sim caller | leads | scenarios."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import asyncio
 import logging
 import os
 import signal
+import sqlite3
 import sys
 from collections.abc import Coroutine
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from bridge.server.settings import OPENAI_WS_BASE, SERVE_OPTIONS, add_options, load_settings
@@ -26,6 +28,31 @@ def run(main: Coroutine[Any, Any, int]) -> int:
     return uvloop.run(main)
 
 
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
+    return value
+
+
+def writable_file(text: str) -> str:
+    """An output path whose folder exists: checked before the call runs, not after."""
+    folder = os.path.dirname(os.path.abspath(text))
+    if not os.path.isdir(folder):
+        raise argparse.ArgumentTypeError(f"the folder {folder} does not exist")
+    return text
+
+
+def _package_version() -> str:
+    try:
+        return version("fastgate")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def _add_serve(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="run the call server (Twilio webhook + media websocket)")
     add_options(p)
@@ -34,8 +61,13 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
 def _add_simulate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("simulate", help="one call through the bridge between the simulators (no API key)")
     p.add_argument("scenario", nargs="?", default="seed-barge-in", help="shipped name or .toml path")
-    p.add_argument("--time-scale", type=float, default=1.0, help="0.25 plays four times faster (default 1)")
-    p.add_argument("--json", metavar="FILE", help="write the timeline and figures as JSON")
+    p.add_argument(
+        "--time-scale", type=positive_float, default=1.0, help="0.25 plays four times faster (default 1)"
+    )
+    p.add_argument(
+        "--json", metavar="FILE", type=writable_file, help="write the timeline and figures as JSON"
+    )
+    p.add_argument("--plot", metavar="PNG", type=writable_file, help="draw the call (needs matplotlib)")
     p.add_argument("--gate-lines", action="store_true", help="show the [AUDIO GATE] summaries too")
     p.add_argument("--profile", default="", help="business profile TOML (default: the shipped example)")
     p.add_argument("--db", default="", help="keep the lead in this SQLite file (default: a temporary one)")
@@ -47,7 +79,7 @@ def _add_leads(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--db", default=os.environ.get("FASTGATE_DB", "fastgate-leads.db"), help="[FASTGATE_DB]")
     p.add_argument("--status", choices=["partial", "confirmed", "abandoned"])
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
-    p.add_argument("--out", help="write to this file instead of standard output")
+    p.add_argument("--out", type=writable_file, help="write to this file instead of standard output")
 
 
 def _add_sim(sub: argparse._SubParsersAction) -> None:
@@ -57,29 +89,71 @@ def _add_sim(sub: argparse._SubParsersAction) -> None:
     rt.add_argument("--host", default="127.0.0.1")
     rt.add_argument("--port", type=int, default=9000)
     rt.add_argument("--scenario", help="replies and transcripts to play (default: none)")
-    rt.add_argument("--time-scale", type=float, default=1.0)
+    rt.add_argument("--time-scale", type=positive_float, default=1.0)
     rt.add_argument("--api-key", help="accept only this bearer token (default: any)")
     caller = sims.add_parser("caller", help="place one simulated Twilio call to a bridge")
     caller.add_argument("--url", required=True, help="ws://host:port/media-stream")
     caller.add_argument("--scenario", default="seed-barge-in")
-    caller.add_argument("--time-scale", type=float, default=1.0)
-    caller.add_argument("--json", metavar="FILE", help="write the caller's record as JSON")
+    caller.add_argument("--time-scale", type=positive_float, default=1.0)
+    caller.add_argument(
+        "--json", metavar="FILE", type=writable_file, help="write the caller's record as JSON"
+    )
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="fastgate-bridge", description=__doc__)
+    p.add_argument("--version", action="version", version=f"%(prog)s {_package_version()}")
     p.add_argument("--log-level", dest="top_log_level", help="[FASTGATE_LOG_LEVEL] (default: INFO)")
+    p.add_argument("--debug", action="store_true", help="show the traceback of an error")
     sub = p.add_subparsers(dest="command", required=True)
     _add_serve(sub)
     _add_simulate(sub)
     _add_sim(sub)
     _add_leads(sub)
+    from bridge.cli.check import add_check
+
+    add_check(sub)
     sub.add_parser("scenarios", help="list the shipped scenarios")
+    for command in sub.choices.values():
+        _accept_log_level(command)
     return p
+
+
+def _accept_log_level(command: argparse.ArgumentParser) -> None:
+    """`--log-level` after the command as well as before it (serve declares its own)."""
+    if any("--log-level" in action.option_strings for action in command._actions):
+        return
+    for action in command._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for nested in action.choices.values():
+                _accept_log_level(nested)
+            return
+    command.add_argument("--log-level", dest="log_level", help="as before the command")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.debug:
+        return _main(args)
+    try:
+        return _main(args)
+    except KeyboardInterrupt:
+        print(f"fastgate-bridge {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except (OSError, ValueError, sqlite3.Error) as exc:
+        print(f"fastgate-bridge {args.command}: {_explain(exc, args)} (--debug shows where)", file=sys.stderr)
+        return 2
+
+
+def _explain(exc: BaseException, args: argparse.Namespace) -> str:
+    if isinstance(exc, sqlite3.DatabaseError) and getattr(args, "db", None):
+        return f"{args.db}: {exc}"
+    if isinstance(exc, ConnectionRefusedError) and getattr(args, "url", None):
+        return f"nothing listens at {args.url}: start the bridge first"
+    return str(exc) or type(exc).__name__
+
+
+def _main(args: argparse.Namespace) -> int:
     if getattr(args, "log_level", None) is None:  # `--log-level` before the command, or none
         args.log_level = args.top_log_level
     try:
@@ -96,6 +170,12 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("fastgate").setLevel(logging.ERROR)  # the story is printed below
         logging.getLogger("websockets").setLevel(logging.WARNING)
         return run(simulate(args))
+    if args.command == "check":
+        from bridge.cli.check import check
+
+        logging.getLogger("fastgate").setLevel(logging.ERROR)
+        logging.getLogger("websockets").setLevel(logging.WARNING)
+        return run(check(args))
     if args.command == "leads":
         from bridge.cli.leads import show_leads
 

@@ -17,7 +17,18 @@ from bridge.sim.scenario import ScenarioError, load_scenario
 from bridge.sim.simulation import run_simulation
 
 
+def plot_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("matplotlib") is not None
+
+
 async def simulate(args: argparse.Namespace) -> int:
+    if args.plot and not plot_available():
+        print(
+            'fastgate-bridge simulate: --plot needs matplotlib: pip install "fastgate[plot]"', file=sys.stderr
+        )
+        return 2
     try:
         scenario = load_scenario(args.scenario)
         profile = None if args.no_intake else load_profile(args.profile or None)
@@ -32,6 +43,13 @@ async def simulate(args: argparse.Namespace) -> int:
                 instructions=profile.render_instructions(),
                 transcription_prompt=profile.transcription_prompt(),
             )
+        limit_s = scenario.caller.max_ms / 1000 * args.time_scale
+        print(
+            f"calling through the bridge: scenario {scenario.name}, time scale {args.time_scale:g} "
+            f"(at most {limit_s:.0f} s) ...",
+            file=sys.stderr,
+            flush=True,
+        )
         try:
             sim = await run_simulation(
                 scenario,
@@ -46,6 +64,11 @@ async def simulate(args: argparse.Namespace) -> int:
         finally:
             if store is not None:
                 store.close()
+    if args.plot:
+        from bridge.sim.plot import plot_call
+
+        plot_call(sim.caller, sim.server_session, args.plot, f"{scenario.name}: {scenario.description}")
+        print(f"\ndrew {args.plot}")
     if args.json:
         Path(args.json).write_text(json.dumps(sim.to_json(), ensure_ascii=False, indent=2), "utf-8")
         print(f"\nwrote {args.json}")
