@@ -183,3 +183,28 @@ def test_a_reply_cancelled_before_any_output_is_played_by_the_next_response():
             validate_all(sim)
 
     run(go())
+
+
+def test_an_out_of_band_response_runs_beside_the_active_one():
+    async def go():
+        slow = scenario(realtime={"delta_ms": 100, "speed": 1.0, "first_delta_ms": 0})
+        async with RealtimeSimulator(slow, api_key=KEY) as sim:
+            c = await session(sim)
+            await c.send(PCMU_SESSION)
+            await c.until("session.updated")
+            await c.send({"type": "response.create"})
+            active = (await c.until("response.created"))["response"]["id"]
+            await c.send(
+                {"type": "response.create", "response": {"conversation": "none", "metadata": {"job": "x"}}}
+            )
+            side = await c.until("response.created", timeout=5)
+            assert side["response"]["id"] != active and side["response"]["metadata"] == {"job": "x"}
+            await c.send({"type": "response.cancel", "response_id": active})
+            done = await c.until("response.done", timeout=5)
+            while done["response"]["id"] != active:
+                done = await c.until("response.done", timeout=5)
+            assert done["response"]["status"] == "cancelled"
+            assert not [e for e in c.events if e["type"] == "error"]
+            validate_all(sim)
+
+    run(go())

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bridge.cli.sim import pairs
 from bridge.sim.clock import ScaledClock
 from bridge.sim.grading import Check, grade, summary
 from bridge.sim.realtime_server import RealtimeSimulator
@@ -76,7 +77,7 @@ async def _wait_listening(port: int, proc: subprocess.Popen[bytes] | None) -> No
 async def run_check(args: argparse.Namespace) -> tuple[list[dict[str, Any]], bool]:
     names = args.scenario or list(SUITE)
     scenarios = [load_scenario(n) for n in names]
-    headers = dict(h.split(":", 1) for h in args.header)
+    headers = pairs(args.header, ":")
     clock = ScaledClock(args.time_scale)
     results: list[dict[str, Any]] = []
     async with RealtimeSimulator(None, port=args.realtime_port, clock=clock) as sim:

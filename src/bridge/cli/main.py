@@ -95,6 +95,8 @@ def _add_sim(sub: argparse._SubParsersAction) -> None:
     caller.add_argument("--url", required=True, help="ws://host:port/media-stream")
     caller.add_argument("--scenario", default="seed-barge-in")
     caller.add_argument("--time-scale", type=positive_float, default=1.0)
+    caller.add_argument("--header", action="append", help="NAME:VALUE sent with the websocket handshake")
+    caller.add_argument("--param", action="append", help="NAME=VALUE in the start message's customParameters")
     caller.add_argument(
         "--json", metavar="FILE", type=writable_file, help="write the caller's record as JSON"
     )

@@ -30,17 +30,33 @@ async def sim_realtime(args: argparse.Namespace) -> int:
 
 
 async def sim_caller(args: argparse.Namespace) -> int:
-    caller = TwilioCaller(args.url, load_scenario(args.scenario), time_scale=args.time_scale)
+    caller = TwilioCaller(
+        args.url,
+        load_scenario(args.scenario),
+        time_scale=args.time_scale,
+        headers=pairs(args.header, ":"),
+        custom_parameters=pairs(args.param, "="),
+    )
     record = await caller.run()
     t0 = record.started_at
-    for t in record.ai_onsets:
-        print(f"{t - t0:8.0f} ms  starts hearing the AI")
-    for t, dropped in record.clears:
-        print(f"{t - t0:8.0f} ms  clear: {dropped / 8:.0f} ms of buffered audio dropped")
-    for start, end, text in record.utterances:
-        print(f"{start - t0:8.0f} ms  says {text!r} until {end - t0:.0f} ms")
+    lines = [(t, "starts hearing the AI") for t in record.ai_onsets]
+    lines += [(t, f"clear: {dropped / 8:.0f} ms of buffered audio dropped") for t, dropped in record.clears]
+    lines += [(start, f"says {text!r} until {end - t0:.0f} ms") for start, end, text in record.utterances]
+    for t, line in sorted(lines):
+        print(f"{t - t0:8.0f} ms  {line}")
     heard = sum(len(c) for _, c in record.heard) / 8
     print(f"heard {heard:.0f} ms of AI audio in {record.duration_ms:.0f} ms; call ended by {record.ended_by}")
     if args.json:
         Path(args.json).write_text(json.dumps(record.to_json(), ensure_ascii=False, indent=2), "utf-8")
     return 0
+
+
+def pairs(items: list[str] | None, sep: str) -> dict[str, str]:
+    """NAME<sep>VALUE strings from the command line as a dict; a missing separator is a usage error."""
+    out = {}
+    for item in items or []:
+        name, found, value = item.partition(sep)
+        if not found or not name:
+            raise ValueError(f"expected NAME{sep}VALUE, got {item!r}")
+        out[name.strip()] = value.strip()
+    return out

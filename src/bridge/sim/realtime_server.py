@@ -561,6 +561,10 @@ class _Connection:
 
     # -- responses -------------------------------------------------------------------------------------
     async def on_response_create(self, event: dict[str, Any]) -> None:
+        params = event.get("response")
+        if isinstance(params, dict) and params.get("conversation") == "none":
+            await self.out_of_band(params)
+            return
         if self.active is not None:
             await self.error(
                 "conversation_already_has_active_response",
@@ -570,6 +574,26 @@ class _Connection:
             )
             return
         await self.start_response()
+
+    async def out_of_band(self, params: dict[str, Any]) -> None:
+        """conversation: "none" runs beside any active response and adds nothing to the conversation.
+        The simulator has no model to answer the request with, so it completes with no output."""
+        response = {
+            "id": self._id("resp"),
+            "object": "realtime.response",
+            "conversation_id": None,
+            "status": "in_progress",
+            "output": [],
+            "output_modalities": params.get("output_modalities", ["audio"]),
+            "metadata": params.get("metadata"),
+        }
+        await self.send({"type": "response.created", "response": response})
+        done = {
+            **response,
+            "status": "completed",
+            "usage": {"total_tokens": 0, "input_tokens": 0, "output_tokens": 0},
+        }
+        await self.send({"type": "response.done", "response": done})
 
     async def on_response_cancel(self, event: dict[str, Any]) -> None:
         wanted = event.get("response_id")
