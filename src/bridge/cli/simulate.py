@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from bridge.cli.report import print_leads, print_simulation
@@ -15,6 +17,14 @@ from bridge.intake.profile import load_profile
 from bridge.intake.store import LeadStore
 from bridge.sim.scenario import ScenarioError, load_scenario
 from bridge.sim.simulation import run_simulation
+
+
+async def show_progress() -> None:
+    """A second counter on the terminal while the call runs (the timeline is printed when it ends)."""
+    started = time.monotonic()
+    while True:
+        await asyncio.sleep(1)
+        print(f"\r  … {time.monotonic() - started:.0f} s", end="", file=sys.stderr, flush=True)
 
 
 def plot_available() -> bool:
@@ -50,6 +60,7 @@ async def simulate(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
+        ticker = asyncio.create_task(show_progress()) if sys.stderr.isatty() else None
         try:
             sim = await run_simulation(
                 scenario,
@@ -57,6 +68,9 @@ async def simulate(args: argparse.Namespace) -> int:
                 config=config,
                 app_factory=intake_factory(profile, store) if profile is not None else None,
             )
+            if ticker is not None:
+                ticker.cancel()
+                print(file=sys.stderr)
             print_simulation(sim, gate_lines=args.gate_lines)
             if store is not None:
                 print_leads(store, sim.report.call_sid)
