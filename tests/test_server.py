@@ -268,3 +268,40 @@ def test_drain_refuses_new_calls_and_lets_the_current_one_finish():
             await stopping
 
     run(go())
+
+
+def test_a_socket_that_never_sends_start_opens_no_realtime_session_and_is_closed():
+    async def go():
+        async with stack(start_timeout=0.5) as (sim, server, port, _sc):
+            async with connect(f"ws://127.0.0.1:{port}/media-stream") as ws:
+                await ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
+                for _ in range(10):
+                    await ws.send(media("MZguess"))
+                with pytest.raises(ConnectionClosed):
+                    async with asyncio.timeout(5):
+                        while True:
+                            await ws.recv()
+            await wait_for(lambda: server.finished)
+            assert server.finished[-1].end_reason.name == "NO_START"
+            assert sim.sessions == []  # nothing paid for
+
+    run(go())
+
+
+def test_a_second_start_on_the_same_socket_does_not_change_the_call():
+    async def go():
+        async with stack() as (sim, server, port, _sc):
+            async with connect(f"ws://127.0.0.1:{port}/media-stream") as ws:
+                await ws.send(start("MZfirst"))
+                await wait_for(lambda: sim.sessions)
+                second = json.loads(start("MZsecond"))
+                second["start"]["callSid"] = "CAother"
+                await ws.send(json.dumps(second))
+                await ws.send(json.dumps({"event": "stop", "streamSid": "MZfirst", "stop": {}}))
+            await wait_for(lambda: server.finished)
+            report = server.finished[-1]
+            assert report.call_sid == "CAtest" and report.ended == "caller hung up"
+            assert any("a second start" in line.text for _, line in report.log_lines)
+            assert len(sim.sessions) == 1
+
+    run(go())

@@ -384,6 +384,9 @@ class Call:
 
     # -- Twilio control --------------------------------------------------------------------------------
     def _on_start(self, start: twilio.Start) -> None:
+        if self.stream_sid is not None:  # one socket, one call: a second start may not change who it is
+            self._log(WARNING, "START", f"a second start (stream {start.stream_sid}) on this socket: ignored")
+            return
         self.stream_sid, self.call_sid = start.stream_sid, start.call_sid or start.stream_sid
         self.caller_id = start.custom_parameters.get("caller") or start.custom_parameters.get("From")
         if start.encoding != "audio/x-mulaw" or start.sample_rate != 8000:

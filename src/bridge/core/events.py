@@ -15,6 +15,7 @@ class EndReason(StrEnum):
     GOODBYE_PLAYED = "goodbye played"
     TWILIO_CLOSED = "twilio socket closed"
     TWILIO_ERROR = "twilio socket error"
+    NO_START = "no start from twilio"
     REALTIME_FAILED = "realtime connection failed"
     REALTIME_LOST = "realtime connection lost"
     SHUTDOWN = "server shutting down"

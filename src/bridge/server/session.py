@@ -86,6 +86,7 @@ class CallSession:
         self._events: asyncio.Queue[Event | None] = asyncio.Queue()
         self._closing = False
         self._last_flush: asyncio.Future[list[Event]] | None = None  # after a failed task
+        self._started = asyncio.Event()  # Twilio's `start` arrived: only then is a Realtime session paid for
 
     async def run(self) -> CallReport:
         metrics.CALLS_ACTIVE.inc()
@@ -124,6 +125,8 @@ class CallSession:
         async for msg in self.twilio_ws:
             if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
                 self.call.receive_twilio(msg.data, self.now())
+                if self.call.stream_sid is not None:
+                    self._started.set()
             else:  # ERROR (e.g. a message over the size limit): the socket is unusable
                 self.call.end(EndReason.TWILIO_ERROR, str(self.twilio_ws.exception()))
             await self.flush()
@@ -132,6 +135,15 @@ class CallSession:
 
     async def _realtime_side(self) -> None:
         s = self.settings
+        try:
+            async with asyncio.timeout(s.start_timeout * self.time_scale):
+                await self._started.wait()
+        except TimeoutError:
+            self.call.end(
+                EndReason.NO_START, f"no start within {s.start_timeout:g} s: no Realtime session opened"
+            )
+            await self.flush()
+            return
         try:
             self.realtime = await connect(
                 s.realtime_endpoint,
@@ -143,6 +155,9 @@ class CallSession:
         except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as exc:
             self.call.end(EndReason.REALTIME_FAILED, str(exc))
             await self.flush()
+            return
+        if self.call.ending is not None:  # the caller left while we connected: open nothing
+            await self.realtime.close()
             return
         self.call.realtime_connected(self.now())
         await self.flush()

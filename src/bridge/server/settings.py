@@ -30,6 +30,7 @@ class Settings:
     max_message_bytes: int = 1 << 20
     realtime_max_message_bytes: int = 16 << 20
     realtime_connect_timeout: float = 10.0
+    start_timeout: float = 5.0  # a media socket must send `start` this soon; Realtime opens only after it
     tick_ms: float = 100.0  # timers only: AI audio is released on marks and deltas
     intake: bool = True  # lead intake (tools, leads); False: a plain voice bridge
     db_path: str | None = "fastgate-leads.db"  # leads (SQLite); None: intake keeps no record
@@ -139,6 +140,13 @@ SERVE_OPTIONS = (
         "drain_seconds",
         ("FASTGATE_DRAIN_SECONDS",),
         "on SIGTERM, how long calls in progress may go on",
+        float,
+    ),
+    Option(
+        "--start-timeout",
+        "start_timeout",
+        ("FASTGATE_START_TIMEOUT",),
+        "seconds a media socket has to send Twilio's `start`; no Realtime session opens before it",
         float,
     ),
     Option("--log-level", "log_level", ("FASTGATE_LOG_LEVEL",), "DEBUG, INFO, WARNING or ERROR", _level),
