@@ -128,3 +128,20 @@ def test_twilio_messages_parse_and_build():
     assert json.loads(twilio.media("MZ1", "AAAA"))["media"] == {"payload": "AAAA"}
     with pytest.raises(ProtocolError, match="unknown Twilio event"):
         twilio.parse('{"event": "alien"}')
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        '{"event":"start","streamSid":"MZ","start":"x"}',
+        '{"event":"start","streamSid":"MZ","start":{"streamSid":"MZ","mediaFormat":"x"}}',
+        '{"event":"start","streamSid":"MZ","start":{"streamSid":"MZ","mediaFormat":{"sampleRate":"fast"}}}',
+        '{"event":"start","streamSid":"MZ","start":{"streamSid":"MZ","mediaFormat":{"sampleRate":[8000]}}}',
+    ],
+)
+def test_a_start_of_the_wrong_shape_is_a_protocol_error(start: str) -> None:
+    from bridge.protocol import ProtocolError
+    from bridge.protocol.twilio import parse as parse_twilio
+
+    with pytest.raises(ProtocolError):
+        parse_twilio(start)

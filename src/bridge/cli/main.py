@@ -13,6 +13,7 @@ from collections.abc import Coroutine
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+from bridge.server import logsafety
 from bridge.server.settings import OPENAI_WS_BASE, SERVE_OPTIONS, add_options, load_settings
 
 log = logging.getLogger("fastgate")
@@ -161,6 +162,7 @@ def _main(args: argparse.Namespace) -> int:
     try:
         level = load_settings(args, options=(LOG_LEVEL,)).log_level.upper()
         logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+        logsafety.install([os.environ.get("OPENAI_API_KEY"), os.environ.get("TWILIO_AUTH_TOKEN")])
     except ValueError as exc:
         print(f"fastgate-bridge: {exc}", file=sys.stderr)
         return 2
@@ -202,6 +204,7 @@ async def serve(args: argparse.Namespace) -> int:
         print(f"fastgate-bridge serve: {exc}", file=sys.stderr)
         return 2
     logging.getLogger().setLevel(settings.log_level)
+    logsafety.install([settings.api_key, settings.twilio_auth_token], show_numbers=settings.log_phone_numbers)
     if not settings.api_key:
         log.warning("OPENAI_API_KEY is not set: the Realtime API will refuse the calls")
     if settings.realtime_url != OPENAI_WS_BASE:

@@ -32,7 +32,16 @@ class Log:
 
     @property
     def message(self) -> str:
-        return f"[{self.call_sid}] +{self.at_ms:.0f}ms [{self.tag}] {self.text}"
+        """One line, whatever the caller or a peer put in the fields (no forged lines)."""
+        return f"[{one_line(self.call_sid)}] +{self.at_ms:.0f}ms [{self.tag}] {one_line(self.text)}"
+
+
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)} | {0x2028: "\\u2028", 0x2029: "\\u2029"}
+
+
+def one_line(text: str) -> str:
+    """Control characters and line separators escaped, so input can never start a log line."""
+    return text.translate(_CONTROL) if not text.isprintable() else text
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,6 +62,10 @@ MAX_REMEMBERED_ITEMS = 32
 _INTERRUPTING = Caller.INTERRUPTING  # looked up once: checked on every caller frame
 
 
+MALFORMED_LOGGED = 10  # malformed messages of a call logged one by one; after that, one line per ...
+MALFORMED_LOG_EVERY = 1000
+
+
 class Call:
     def __init__(
         self,
@@ -578,7 +582,14 @@ class Call:
             self.stats.malformed_twilio += 1
         else:
             self.stats.malformed_realtime += 1
-        self._log(WARNING, "MALFORMED", f"{source} message skipped: {exc} ({str(text)[:80]!r})")
+        count = self.stats.malformed_twilio + self.stats.malformed_realtime
+        if count <= MALFORMED_LOGGED or count % MALFORMED_LOG_EVERY == 0:  # a flood is counted, not echoed
+            more = (
+                f"; {count} so far, now one line per {MALFORMED_LOG_EVERY}"
+                if count >= MALFORMED_LOGGED
+                else ""
+            )
+            self._log(WARNING, "MALFORMED", f"{source} message skipped: {exc} ({str(text)[:80]!r}){more}")
 
     def _gate_summary(self) -> None:
         fwd, sil = self.stats.frames_forwarded, self.stats.frames_silenced

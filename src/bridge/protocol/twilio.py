@@ -81,15 +81,22 @@ def parse(text: str | bytes) -> TwilioEvent:
         return Media(payload, audio, int(ts) if isinstance(ts, str | int) and str(ts).isdigit() else None)
     if event == "start":
         start = _field(msg, "start")
+        if not isinstance(start, dict):
+            raise ProtocolError("Twilio start is not an object")
         fmt = start.get("mediaFormat") or {}
         params = start.get("customParameters") or {}
+        if not isinstance(fmt, dict):
+            raise ProtocolError("Twilio start.mediaFormat is not an object")
+        rate = fmt.get("sampleRate", 8000)
+        if not isinstance(rate, int | str) or not str(rate).isdigit():
+            raise ProtocolError("Twilio start.mediaFormat.sampleRate is not a number")
         return Start(
             stream_sid=str(_field(msg, "start", "streamSid")),
             call_sid=str(start.get("callSid", "")),
             account_sid=str(start.get("accountSid", "")),
             custom_parameters={str(k): str(v) for k, v in params.items()} if isinstance(params, dict) else {},
             encoding=str(fmt.get("encoding", "audio/x-mulaw")),
-            sample_rate=int(fmt.get("sampleRate", 8000)),
+            sample_rate=int(rate),
         )
     if event == "mark":
         return Mark(str(_field(msg, "mark", "name")))

@@ -37,6 +37,7 @@ class Settings:
     profile_path: str | None = None  # business profile TOML; None: the shipped example
     instructions_file: str | None = None  # overrides the profile's instructions
     log_level: str = "INFO"
+    log_phone_numbers: bool = False  # phone numbers in log output are masked (05••••••67) unless asked
     call: CallConfig = field(default_factory=CallConfig)
 
     @property
@@ -150,6 +151,13 @@ SERVE_OPTIONS = (
         float,
     ),
     Option("--log-level", "log_level", ("FASTGATE_LOG_LEVEL",), "DEBUG, INFO, WARNING or ERROR", _level),
+    Option(
+        "--log-phone-numbers",
+        "log_phone_numbers",
+        ("FASTGATE_LOG_PHONE_NUMBERS",),
+        "show callers' phone numbers in the log output in full (no: masked): yes/no",
+        _flag,
+    ),
 )
 
 
