@@ -305,3 +305,29 @@ def test_a_second_start_on_the_same_socket_does_not_change_the_call():
             assert len(sim.sessions) == 1
 
     run(go())
+
+
+def test_beyond_max_calls_the_caller_hears_a_polite_busy_message_and_nothing_opens():
+    async def go():
+        async with stack(max_calls=1) as (sim, server, port, _sc), aiohttp.ClientSession() as http:
+            base = f"http://127.0.0.1:{port}"
+            async with connect(f"ws://127.0.0.1:{port}/media-stream") as ws:
+                await ws.send(start())
+                await wait_for(lambda: sim.sessions)
+                async with http.post(base + "/incoming-call", data={"From": "+972500000000"}) as r:
+                    twiml = await r.text()
+                assert r.status == 200 and "<Connect>" not in twiml
+                assert '<Say language="he-IL" voice="Google.he-IL-Standard-A">' in twiml
+                assert "עסוקים" in twiml and twiml.rstrip().endswith("<Hangup /></Response>")
+                with pytest.raises(InvalidStatus) as refused:
+                    await connect(f"ws://127.0.0.1:{port}/media-stream")
+                assert refused.value.response.status_code == 503
+                assert len(sim.sessions) == 1
+                async with http.get(base + "/metrics") as r:
+                    assert 'fastgate_calls_refused_total{reason="capacity"}' in await r.text()
+                await ws.send(json.dumps({"event": "stop", "streamSid": "MZtest", "stop": {}}))
+            await wait_for(lambda: not server.sessions)
+            async with http.post(base + "/incoming-call", data={"From": "+972500000000"}) as r:
+                assert "<Connect>" in await r.text()  # room again
+
+    run(go())

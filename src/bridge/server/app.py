@@ -15,9 +15,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bridge.core.commands import Application, PlainBridge
 from bridge.core.events import EndReason
+from bridge.server import metrics
 from bridge.server.session import CallReport, CallSession
 from bridge.server.settings import Settings
-from bridge.server.twiml import SignatureCheck, stream_twiml, websocket_url
+from bridge.server.twiml import SignatureCheck, busy_twiml, stream_twiml, websocket_url
 
 log = logging.getLogger("fastgate.bridge")
 
@@ -106,6 +107,10 @@ class BridgeServer:
         for close in self.closers:
             close()
 
+    @property
+    def full(self) -> bool:
+        return len(self.sessions) >= self.settings.max_calls
+
     def _public_base(self, request: web.Request) -> str:
         return (self.settings.public_url or f"{request.scheme}://{request.host}").rstrip("/")
 
@@ -119,6 +124,13 @@ class BridgeServer:
             return web.Response(status=403, text="invalid signature\n")
         if self.draining:
             return web.Response(status=503, text="draining\n")
+        if self.full:
+            metrics.CALLS_REFUSED.labels("capacity").inc()
+            log.warning("refused a call: %d calls in progress (--max-calls)", len(self.sessions))
+            s = self.settings
+            return web.Response(
+                text=busy_twiml(s.busy_message, s.busy_voice, s.busy_language), content_type="text/xml"
+            )
         caller = str(params.get("From") or request.query.get("From", ""))
         stream = websocket_url(self._public_base(request), "/media-stream")
         return web.Response(text=stream_twiml(stream, {"caller": caller}), content_type="text/xml")
@@ -139,6 +151,9 @@ class BridgeServer:
             return web.Response(status=403, text="invalid signature\n")
         if self.draining:
             return web.Response(status=503, text="draining\n")
+        if self.full:
+            metrics.CALLS_REFUSED.labels("capacity").inc()
+            return web.Response(status=503, text="at capacity\n")
         ws = web.WebSocketResponse(max_msg_size=self.settings.max_message_bytes, compress=False)
         await ws.prepare(request)
         session = CallSession(

@@ -16,3 +16,4 @@ CALLER_FRAMES = Counter("fastgate_caller_frames_total", "Caller frames, by what 
 LATE_DELTAS = Counter("fastgate_late_deltas_dropped_total", "Audio deltas of cancelled responses dropped")
 REALTIME_ERRORS = Counter("fastgate_realtime_errors_total", "Realtime error events, by code", ["code"])
 MALFORMED = Counter("fastgate_malformed_messages_total", "Messages skipped as malformed", ["source"])
+CALLS_REFUSED = Counter("fastgate_calls_refused_total", "Calls turned away, by why", ["reason"])

@@ -30,6 +30,10 @@ class Settings:
     max_message_bytes: int = 1 << 20
     realtime_max_message_bytes: int = 16 << 20
     realtime_connect_timeout: float = 10.0
+    max_calls: int = 100  # calls one process takes; beyond it callers hear busy_message (metric: refused)
+    busy_message: str = "שלום, כל הנציגים שלנו עסוקים כרגע. נשמח אם תתקשרו שוב בעוד כמה דקות. תודה."
+    busy_voice: str = "Google.he-IL-Standard-A"  # a Twilio <Say> voice that speaks Hebrew
+    busy_language: str = "he-IL"
     start_timeout: float = 5.0  # a media socket must send `start` this soon; Realtime opens only after it
     tick_ms: float = 100.0  # timers only: AI audio is released on marks and deltas
     intake: bool = True  # lead intake (tools, leads); False: a plain voice bridge
@@ -142,6 +146,13 @@ SERVE_OPTIONS = (
         ("FASTGATE_DRAIN_SECONDS",),
         "on SIGTERM, how long calls in progress may go on",
         float,
+    ),
+    Option(
+        "--max-calls",
+        "max_calls",
+        ("FASTGATE_MAX_CALLS",),
+        "calls this process takes at once; more callers hear a polite busy message",
+        int,
     ),
     Option(
         "--start-timeout",

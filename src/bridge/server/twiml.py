@@ -22,6 +22,14 @@ def stream_twiml(stream_url: str, parameters: Mapping[str, str]) -> str:
     return str(response)
 
 
+def busy_twiml(message: str, voice: str, language: str) -> str:
+    """What a caller hears when the server is full: a polite sentence, then the call ends."""
+    response = VoiceResponse()
+    response.say(message, voice=voice, language=language)
+    response.hangup()
+    return str(response)
+
+
 def websocket_url(http_url: str, path: str) -> str:
     """wss://host/path for https://host (ws:// for plain http, as in local simulations)."""
     parts = urlsplit(http_url)
