@@ -331,3 +331,44 @@ def test_beyond_max_calls_the_caller_hears_a_polite_busy_message_and_nothing_ope
                 assert "<Connect>" in await r.text()  # room again
 
     run(go())
+
+
+def start_with(call_sid: str, **parameters: str) -> str:
+    message = json.loads(start())
+    message["start"]["callSid"] = call_sid
+    message["start"]["customParameters"].update(parameters)
+    return json.dumps(message)
+
+
+def test_a_replayed_signature_without_the_calls_token_opens_nothing():
+    async def go():
+        public = "https://voice.example.com"
+        async with (
+            stack(public_url=public, twilio_auth_token=TOKEN) as (sim, server, port, _sc),
+            aiohttp.ClientSession() as http,
+        ):
+            params = {"From": "+972541234567", "CallSid": "CA1"}
+            signed = RequestValidator(TOKEN).compute_signature(public + "/incoming-call", params)
+            async with http.post(
+                f"http://127.0.0.1:{port}/incoming-call", data=params, headers={"X-Twilio-Signature": signed}
+            ) as r:
+                twiml = await r.text()
+            token = twiml.split('name="fastgate_token" value="')[1].split('"')[0]
+            ws_url = f"ws://127.0.0.1:{port}/media-stream"
+            replayed = RequestValidator(TOKEN).compute_signature("wss://voice.example.com/media-stream", {})
+            headers = {"X-Twilio-Signature": replayed}
+            for bad in (start_with("CA1"), start_with("CA2", fastgate_token=token)):  # none; another call's
+                async with connect(ws_url, additional_headers=headers) as ws:
+                    await ws.send(bad)
+                    with pytest.raises(ConnectionClosed):
+                        async with asyncio.timeout(5):
+                            while True:
+                                await ws.recv()
+            await wait_for(lambda: len(server.finished) == 2)
+            assert [r.end_reason.name for r in server.finished] == ["BAD_STREAM_TOKEN"] * 2
+            assert sim.sessions == []
+            async with connect(ws_url, additional_headers=headers) as ws:
+                await ws.send(start_with("CA1", fastgate_token=token))
+                await wait_for(lambda: sim.sessions)  # the call Twilio announced is served
+
+    run(go())

@@ -84,6 +84,7 @@ class Call:
         self.stream_sid: str | None = None
         self.call_sid = "-"
         self.caller_id: str | None = None
+        self.custom_parameters: dict[str, str] = {}  # the <Stream>'s <Parameter>s, from `start`
         self.session_sent = False
         self.session_ready = False
         self.greeted = False
@@ -392,6 +393,7 @@ class Call:
             self._log(WARNING, "START", f"a second start (stream {start.stream_sid}) on this socket: ignored")
             return
         self.stream_sid, self.call_sid = start.stream_sid, start.call_sid or start.stream_sid
+        self.custom_parameters = start.custom_parameters
         self.caller_id = start.custom_parameters.get("caller") or start.custom_parameters.get("From")
         if start.encoding != "audio/x-mulaw" or start.sample_rate != 8000:
             self._log(WARNING, "START", f"unexpected media format {start.encoding}/{start.sample_rate}")

@@ -16,6 +16,7 @@ class EndReason(StrEnum):
     TWILIO_CLOSED = "twilio socket closed"
     TWILIO_ERROR = "twilio socket error"
     NO_START = "no start from twilio"
+    BAD_STREAM_TOKEN = "stream token missing or wrong"
     REALTIME_FAILED = "realtime connection failed"
     REALTIME_LOST = "realtime connection lost"
     SHUTDOWN = "server shutting down"

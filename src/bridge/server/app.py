@@ -18,6 +18,8 @@ from bridge.core.events import EndReason
 from bridge.server import metrics
 from bridge.server.session import CallReport, CallSession
 from bridge.server.settings import Settings
+from bridge.server.stream_token import PARAMETER as TOKEN_PARAMETER
+from bridge.server.stream_token import StreamTokens
 from bridge.server.twiml import SignatureCheck, busy_twiml, stream_twiml, websocket_url
 
 log = logging.getLogger("fastgate.bridge")
@@ -37,6 +39,7 @@ class BridgeServer:
         self.clock = clock or (lambda: time.monotonic() * 1000.0)
         self.time_scale = time_scale
         self.signatures = SignatureCheck(settings.twilio_auth_token)
+        self.tokens = StreamTokens(settings.stream_secret or settings.twilio_auth_token)
         self.sessions: set[CallSession] = set()
         self.finished: deque[CallReport] = deque(maxlen=200)
         self.draining = False
@@ -132,8 +135,12 @@ class BridgeServer:
                 text=busy_twiml(s.busy_message, s.busy_voice, s.busy_language), content_type="text/xml"
             )
         caller = str(params.get("From") or request.query.get("From", ""))
+        call_sid = str(params.get("CallSid") or request.query.get("CallSid", ""))
         stream = websocket_url(self._public_base(request), "/media-stream")
-        return web.Response(text=stream_twiml(stream, {"caller": caller}), content_type="text/xml")
+        parameters = {"caller": caller}
+        if call_sid:
+            parameters[TOKEN_PARAMETER] = self.tokens.issue(call_sid)
+        return web.Response(text=stream_twiml(stream, parameters), content_type="text/xml")
 
     async def healthz(self, request: web.Request) -> web.Response:
         status = 503 if self.draining else 200
@@ -159,6 +166,7 @@ class BridgeServer:
         session = CallSession(
             self.settings,
             ws,
+            self.tokens if self.settings.requires_stream_token else None,
             self.app_factory(),
             clock=self.clock,
             writer=self.writer,

@@ -29,6 +29,8 @@ from bridge.core.commands import Application, Command
 from bridge.core.events import BargeInStarted, EndReason, Event
 from bridge.core.stats import BargeIn, CallStats
 from bridge.server import metrics
+from bridge.server.stream_token import PARAMETER as TOKEN_PARAMETER
+from bridge.server.stream_token import StreamTokens
 
 if TYPE_CHECKING:
     from bridge.server.settings import Settings
@@ -67,6 +69,7 @@ class CallSession:
         self,
         settings: Settings,
         twilio_ws: web.WebSocketResponse,
+        tokens: StreamTokens | None,
         app: Application,
         *,
         clock: Callable[[], float],
@@ -74,6 +77,7 @@ class CallSession:
         time_scale: float = 1.0,
     ) -> None:
         self.settings, self.twilio_ws, self.app = settings, twilio_ws, app
+        self.tokens = tokens  # None: streams are not checked (no Twilio auth token, local runs)
         self.now = clock
         self.writer = writer
         self.time_scale = time_scale
@@ -144,6 +148,12 @@ class CallSession:
             )
             await self.flush()
             return
+        if self.tokens is not None:
+            call = self.call
+            if not self.tokens.valid(call.call_sid, call.custom_parameters.get(TOKEN_PARAMETER)):
+                call.end(EndReason.BAD_STREAM_TOKEN, "no Realtime session opened")
+                await self.flush()
+                return
         try:
             self.realtime = await connect(
                 s.realtime_endpoint,

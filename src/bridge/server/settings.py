@@ -34,6 +34,10 @@ class Settings:
     busy_message: str = "שלום, כל הנציגים שלנו עסוקים כרגע. נשמח אם תתקשרו שוב בעוד כמה דקות. תודה."
     busy_voice: str = "Google.he-IL-Standard-A"  # a Twilio <Say> voice that speaks Hebrew
     busy_language: str = "he-IL"
+    stream_token: bool | None = (
+        None  # require the per-call token on `start`; None: when a Twilio token is set
+    )
+    stream_secret: str | None = None  # HMAC key of the tokens; default: the Twilio auth token
     start_timeout: float = 5.0  # a media socket must send `start` this soon; Realtime opens only after it
     tick_ms: float = 100.0  # timers only: AI audio is released on marks and deltas
     intake: bool = True  # lead intake (tools, leads); False: a plain voice bridge
@@ -43,6 +47,10 @@ class Settings:
     log_level: str = "INFO"
     log_phone_numbers: bool = False  # phone numbers in log output are masked (05••••••67) unless asked
     call: CallConfig = field(default_factory=CallConfig)
+
+    @property
+    def requires_stream_token(self) -> bool:
+        return self.stream_token if self.stream_token is not None else bool(self.twilio_auth_token)
 
     @property
     def realtime_endpoint(self) -> str:
@@ -155,6 +163,14 @@ SERVE_OPTIONS = (
         int,
     ),
     Option(
+        "--stream-token",
+        "stream_token",
+        ("FASTGATE_STREAM_TOKEN",),
+        "require the per-call token from /incoming-call on each stream's start: yes/no "
+        "(default: yes when TWILIO_AUTH_TOKEN is set)",
+        _flag,
+    ),
+    Option(
         "--start-timeout",
         "start_timeout",
         ("FASTGATE_START_TIMEOUT",),
@@ -227,6 +243,7 @@ def load_settings(
         api_key=environ.get("OPENAI_API_KEY") or None,
         twilio_auth_token=environ.get("TWILIO_AUTH_TOKEN") or None,
         twilio_account_sid=environ.get("TWILIO_ACCOUNT_SID") or None,
+        stream_secret=environ.get("FASTGATE_STREAM_SECRET") or None,
     )
     call["local"] = replace(settings.call.local, **local)
     if call["local"].enabled:
