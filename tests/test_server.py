@@ -372,3 +372,55 @@ def test_a_replayed_signature_without_the_calls_token_opens_nothing():
                 await wait_for(lambda: sim.sessions)  # the call Twilio announced is served
 
     run(go())
+
+
+async def silent_after_handshake(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """A 'Realtime server' that completes the websocket handshake and then never says a word again."""
+    import hashlib
+
+    request = await reader.readuntil(b"\r\n\r\n")
+    key = next(
+        line.split(b":", 1)[1].strip()
+        for line in request.split(b"\r\n")
+        if line.lower().startswith(b"sec-websocket-key")
+    )
+    accept = base64.b64encode(hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+    writer.write(
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+    )
+    await writer.drain()
+    await asyncio.sleep(60)
+
+
+def test_a_realtime_server_that_goes_silent_ends_the_call_within_two_ping_intervals():
+    async def go():
+        silent = await asyncio.start_server(silent_after_handshake, "127.0.0.1", 0)
+        rt_port = silent.sockets[0].getsockname()[1]
+        server = BridgeServer(
+            Settings(
+                host="127.0.0.1",
+                port=0,
+                realtime_url=f"ws://127.0.0.1:{rt_port}/v1",
+                api_key=KEY,
+                realtime_ping_interval=0.3,
+            )
+        )
+        port = await server.start()
+        try:
+            async with connect(f"ws://127.0.0.1:{port}/media-stream") as ws:
+                await ws.send(start())
+                began = asyncio.get_running_loop().time()
+                with pytest.raises(ConnectionClosed):
+                    async with asyncio.timeout(10):
+                        while True:
+                            await ws.recv()
+                waited = asyncio.get_running_loop().time() - began
+            await wait_for(lambda: server.finished)
+            assert server.finished[-1].ended.startswith("realtime connection lost")
+            assert waited < 3  # two 0.3 s intervals, and slack for a shared machine
+        finally:
+            await server.stop(0)
+            silent.close()
+
+    run(go())

@@ -161,6 +161,9 @@ class CallSession:
                 compression=None,
                 max_size=s.realtime_max_message_bytes,
                 open_timeout=s.realtime_connect_timeout,
+                ping_interval=s.realtime_ping_interval,
+                ping_timeout=s.realtime_ping_interval,
+                close_timeout=s.realtime_ping_interval,  # a silent peer will not answer the close either
             )
         except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as exc:
             self.call.end(EndReason.REALTIME_FAILED, str(exc))

@@ -29,7 +29,8 @@ class Settings:
     drain_seconds: float = 30.0
     max_message_bytes: int = 1 << 20
     realtime_max_message_bytes: int = 16 << 20
-    realtime_connect_timeout: float = 10.0
+    realtime_connect_timeout: float = 5.0
+    realtime_ping_interval: float = 5.0  # keep-alive: a Realtime server silent for two of these is gone
     max_calls: int = 100  # calls one process takes; beyond it callers hear busy_message (metric: refused)
     busy_message: str = "שלום, כל הנציגים שלנו עסוקים כרגע. נשמח אם תתקשרו שוב בעוד כמה דקות. תודה."
     busy_voice: str = "Google.he-IL-Standard-A"  # a Twilio <Say> voice that speaks Hebrew
@@ -169,6 +170,13 @@ SERVE_OPTIONS = (
         "require the per-call token from /incoming-call on each stream's start: yes/no "
         "(default: yes when TWILIO_AUTH_TOKEN is set)",
         _flag,
+    ),
+    Option(
+        "--realtime-ping-interval",
+        "realtime_ping_interval",
+        ("FASTGATE_REALTIME_PING_INTERVAL",),
+        "seconds between keep-alive pings to Realtime; no pong within as long ends the call",
+        float,
     ),
     Option(
         "--start-timeout",
