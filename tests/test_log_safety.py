@@ -5,12 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
-import socket
-import subprocess
-import sys
-import time
 
 from bridge.core.actions import Log
 from bridge.core.call import MALFORMED_LOGGED, Call
@@ -19,6 +14,7 @@ from bridge.server.logsafety import SafeLogFilter
 from bridge.sim.realtime_server import RealtimeSimulator
 from bridge.sim.scenario import load_scenario
 from bridge.sim.twilio_caller import TwilioCaller
+from test_serve_process import serve
 
 SECRET = "sk-test-THIS-IS-SECRET-123456"
 
@@ -60,43 +56,14 @@ def test_a_flood_of_bad_messages_is_counted_not_echoed() -> None:
     assert MALFORMED_LOGGED <= len(lines) <= MALFORMED_LOGGED + 5
 
 
-def test_serve_at_debug_never_prints_the_api_key() -> None:
+def test_serve_at_debug_never_prints_the_api_key(tmp_path) -> None:
     scenario = load_scenario("noise-only")
 
     async def go() -> str:
         async with RealtimeSimulator(scenario, time_scale=0.25) as sim:
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", 0))
-                port = s.getsockname()[1]
-            server = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "bridge.cli",
-                    "serve",
-                    "--log-level",
-                    "DEBUG",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--realtime-url",
-                    sim.base_url,
-                    "--no-intake",
-                ],
-                env={**os.environ, "OPENAI_API_KEY": SECRET},
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-            )
+            db = str(tmp_path / "leads.db")
+            server, port = serve(sim.base_url, db, "--log-level", "DEBUG", "--no-intake", key=SECRET)
             try:
-                deadline = time.monotonic() + 30
-                while True:
-                    try:
-                        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                            break
-                    except OSError:
-                        assert time.monotonic() < deadline and server.poll() is None
-                        await asyncio.sleep(0.1)
                 await TwilioCaller(f"ws://127.0.0.1:{port}/media-stream", scenario, time_scale=0.25).run()
                 assert sim.sessions, "the call reached the Realtime simulator"
             finally:

@@ -16,7 +16,7 @@ from bridge.sim.scenario import load_scenario
 from bridge.sim.twilio_caller import TwilioCaller
 
 
-def serve(realtime_url: str, db: str, *extra: str) -> tuple[subprocess.Popen[bytes], int]:
+def serve(realtime_url: str, db: str, *extra: str, key: str = "k") -> tuple[subprocess.Popen[bytes], int]:
     """`fastgate-bridge serve` in a child process, returned once it accepts connections."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -37,7 +37,7 @@ def serve(realtime_url: str, db: str, *extra: str) -> tuple[subprocess.Popen[byt
             db,
             *extra,
         ],
-        env={**os.environ, "OPENAI_API_KEY": "k"},
+        env={**os.environ, "OPENAI_API_KEY": key},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )

@@ -10,7 +10,7 @@ from openai.types.beta.realtime import RealtimeServerEvent as BetaServerEvent
 from pydantic import TypeAdapter
 
 from bridge.sim.realtime_server import RealtimeSimulator
-from test_sim_realtime import KEY, PCMU_SESSION, run, scenario, session, validate_all
+from test_sim_realtime import KEY, PCMU_SESSION, ready, run, scenario, session, validate_all
 
 BETA_EVENTS = TypeAdapter(BetaServerEvent)
 
@@ -40,9 +40,7 @@ def test_a_cancelled_response_still_ends_its_audio_and_transcript(audio):
     async def go():
         slow = scenario(realtime={"delta_ms": 100, "speed": 1.0, "inflight_deltas": 1, "first_delta_ms": 0})
         async with RealtimeSimulator(slow, api_key=KEY) as sim:
-            c = await session(sim)
-            await c.send(PCMU_SESSION)
-            await c.until("session.updated")
+            c = await ready(sim)
             await c.send({"type": "response.create"})
             response_id = (await c.until("response.created"))["response"]["id"]
             await c.until("response.output_audio.delta")
@@ -59,9 +57,7 @@ def test_a_cancelled_response_still_ends_its_audio_and_transcript(audio):
 def test_no_transcripts_when_transcription_is_off(audio):
     async def go():
         async with RealtimeSimulator(scenario(), api_key=KEY) as sim:
-            c = await session(sim)
-            await c.send(without_transcription())
-            await c.until("session.updated")
+            c = await ready(sim, without_transcription())
             await c.append(b"\xff" * 8000 + audio("caller_yes") + b"\xff" * 8000)
             await c.until("response.done")
             kinds = {e["type"] for e in c.events}
@@ -76,9 +72,7 @@ def test_an_empty_commit_is_refused_and_a_real_one_is_not():
         manual = json.loads(json.dumps(PCMU_SESSION))
         manual["session"]["audio"]["input"]["turn_detection"] = None
         async with RealtimeSimulator(scenario(), api_key=KEY) as sim:
-            c = await session(sim)
-            await c.send(manual)
-            await c.until("session.updated")
+            c = await ready(sim, manual)
             await c.send({"type": "input_audio_buffer.commit"})
             error = await c.until("error")
             assert error["error"]["code"] == "input_audio_buffer_commit_empty"
@@ -94,9 +88,7 @@ def test_an_empty_commit_is_refused_and_a_real_one_is_not():
 def test_clear_drops_the_speech_in_progress(audio):
     async def go():
         async with RealtimeSimulator(scenario(), api_key=KEY) as sim:
-            c = await session(sim)
-            await c.send(PCMU_SESSION)
-            await c.until("session.updated")
+            c = await ready(sim)
             speech = audio("caller_yes")
             await c.append(b"\xff" * 8000 + speech[: len(speech) // 2])
             await c.until("input_audio_buffer.speech_started")
@@ -117,9 +109,7 @@ def test_clear_drops_the_speech_in_progress(audio):
 def test_retrieve_returns_the_item_with_its_transcript(audio):
     async def go():
         async with RealtimeSimulator(scenario(), api_key=KEY) as sim:
-            c = await session(sim)
-            await c.send(PCMU_SESSION)
-            await c.until("session.updated")
+            c = await ready(sim)
             await c.append(b"\xff" * 8000 + audio("caller_yes") + b"\xff" * 8000)
             item_id = (await c.until("input_audio_buffer.committed"))["item_id"]
             await c.until("conversation.item.input_audio_transcription.completed")
@@ -170,9 +160,7 @@ def test_a_reply_cancelled_before_any_output_is_played_by_the_next_response():
     async def go():
         slow = scenario(realtime={"first_delta_ms": 2000, "speed": 20.0})
         async with RealtimeSimulator(slow, api_key=KEY) as sim:
-            c = await session(sim)
-            await c.send(PCMU_SESSION)
-            await c.until("session.updated")
+            c = await ready(sim)
             await c.send({"type": "response.create"})
             first = (await c.until("response.created"))["response"]["id"]
             await c.send({"type": "response.cancel", "response_id": first})
@@ -189,9 +177,7 @@ def test_an_out_of_band_response_runs_beside_the_active_one():
     async def go():
         slow = scenario(realtime={"delta_ms": 100, "speed": 1.0, "first_delta_ms": 0})
         async with RealtimeSimulator(slow, api_key=KEY) as sim:
-            c = await session(sim)
-            await c.send(PCMU_SESSION)
-            await c.until("session.updated")
+            c = await ready(sim)
             await c.send({"type": "response.create"})
             active = (await c.until("response.created"))["response"]["id"]
             await c.send(

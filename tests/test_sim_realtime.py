@@ -89,6 +89,14 @@ async def session(sim: RealtimeSimulator, beta: bool = False):
     return client
 
 
+async def ready(sim: RealtimeSimulator, update: dict[str, Any] | None = None) -> Client:
+    """A GA client whose session.update (PCMU by default) the simulator has applied."""
+    client = await session(sim)
+    await client.send(update or PCMU_SESSION)
+    await client.until("session.updated")
+    return client
+
+
 def validate_all(sim: RealtimeSimulator) -> None:
     """Every event the simulator sent is a valid GA server event per the openai package."""
     for s in sim.sessions:
