@@ -20,6 +20,7 @@ from pathlib import Path
 import fastgate
 
 OUT = Path(__file__).resolve().parent.parent / "src" / "bridge" / "sim" / "audio"
+PROMPTS_OUT = OUT.parent.parent / "server" / "audio"  # what the server itself plays (no model behind it)
 AI_VOICE = "he+f3"
 CALLER_VOICE = "he"
 
@@ -81,7 +82,19 @@ def cough(seed: int) -> bytes:
     return fastgate.ulaw_encode(b"".join(s.to_bytes(2, "little", signed=True) for s in samples))
 
 
+PROMPTS = {
+    "realtime_unavailable_he": (
+        AI_VOICE,
+        "מצטערים, יש לנו תקלה טכנית כרגע. פרטי הפנייה שלך נשמרו, ונחזור אליך בהקדם. להתראות.",
+    ),
+}
+
+
 def main(everything: bool) -> None:
+    PROMPTS_OUT.mkdir(parents=True, exist_ok=True)
+    for name, (voice, text) in PROMPTS.items():
+        if everything or not (PROMPTS_OUT / f"{name}.ulaw").exists():
+            speak(voice, text, PROMPTS_OUT / f"{name}.ulaw")
     OUT.mkdir(parents=True, exist_ok=True)
     for name, (voice, text) in SPEECH.items():
         if everything or not (OUT / f"{name}.ulaw").exists():

@@ -192,9 +192,16 @@ def test_oversized_twilio_message_ends_only_that_call():
     run(go())
 
 
-def test_realtime_drop_mid_call_ends_the_call_cleanly_and_the_server_serves_the_next():
+def short_prompt(tmp_path) -> str:
+    """A 0.1 s apology, so tests about ending a call are not also 7 s of listening to the shipped one."""
+    path = tmp_path / "sorry.ulaw"
+    path.write_bytes(b"\x7f" * 800)
+    return str(path)
+
+
+def test_realtime_drop_mid_call_ends_the_call_cleanly_and_the_server_serves_the_next(tmp_path):
     async def go():
-        async with stack("noise-only") as (sim, server, port, sc):
+        async with stack("noise-only", unavailable_prompt=short_prompt(tmp_path)) as (sim, server, port, sc):
             caller = asyncio.create_task(
                 TwilioCaller(f"ws://127.0.0.1:{port}/media-stream", sc, time_scale=0.5).run()
             )
@@ -393,7 +400,7 @@ async def silent_after_handshake(reader: asyncio.StreamReader, writer: asyncio.S
     await asyncio.sleep(60)
 
 
-def test_a_realtime_server_that_goes_silent_ends_the_call_within_two_ping_intervals():
+def test_a_realtime_server_that_goes_silent_ends_the_call_within_two_ping_intervals(tmp_path):
     async def go():
         silent = await asyncio.start_server(silent_after_handshake, "127.0.0.1", 0)
         rt_port = silent.sockets[0].getsockname()[1]
@@ -404,6 +411,7 @@ def test_a_realtime_server_that_goes_silent_ends_the_call_within_two_ping_interv
                 realtime_url=f"ws://127.0.0.1:{rt_port}/v1",
                 api_key=KEY,
                 realtime_ping_interval=0.3,
+                unavailable_prompt=short_prompt(tmp_path),
             )
         )
         port = await server.start()
@@ -422,5 +430,34 @@ def test_a_realtime_server_that_goes_silent_ends_the_call_within_two_ping_interv
         finally:
             await server.stop(0)
             silent.close()
+
+    run(go())
+
+
+def test_when_the_model_is_unreachable_the_caller_hears_the_apology_not_dead_air(tmp_path):
+    prompt = bytes(range(0, 256, 2)) * 50  # 0.8 s of recognisable mu-law bytes
+    (tmp_path / "sorry.ulaw").write_bytes(prompt)
+
+    async def go():
+        server = BridgeServer(
+            Settings(
+                host="127.0.0.1",
+                port=0,
+                realtime_url="ws://127.0.0.1:9/v1",
+                api_key=KEY,
+                unavailable_prompt=str(tmp_path / "sorry.ulaw"),
+            )
+        )
+        port = await server.start()
+        try:
+            record = await TwilioCaller(
+                f"ws://127.0.0.1:{port}/media-stream", load_scenario("noise-only")
+            ).run()
+            await wait_for(lambda: server.finished)
+            assert server.finished[-1].ended.startswith("realtime connection failed")
+            assert b"".join(chunk for _, chunk in record.heard) == prompt  # all of it, then the end
+            assert record.ended_by == "server"
+        finally:
+            await server.stop(0)
 
     run(go())

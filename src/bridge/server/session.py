@@ -11,12 +11,15 @@ follow them (a tool's output) are applied.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aiohttp import WSMsgType, web
@@ -28,6 +31,7 @@ from bridge.core.call import Call
 from bridge.core.commands import Application, Command
 from bridge.core.events import BargeInStarted, EndReason, Event
 from bridge.core.stats import BargeIn, CallStats
+from bridge.protocol import twilio
 from bridge.server import metrics
 from bridge.server.stream_token import PARAMETER as TOKEN_PARAMETER
 from bridge.server.stream_token import StreamTokens
@@ -36,6 +40,15 @@ if TYPE_CHECKING:
     from bridge.server.settings import Settings
 
 log = logging.getLogger("fastgate.bridge")
+MODEL_GONE = (EndReason.REALTIME_FAILED, EndReason.REALTIME_LOST)
+SHIPPED_PROMPT = Path(__file__).parent / "audio" / "realtime_unavailable_he.ulaw"
+
+
+@functools.cache
+def unavailable_prompt(path: str | None) -> bytes:
+    return Path(path or SHIPPED_PROMPT).read_bytes()
+
+
 APP_DRAIN_SECONDS = 10.0  # at the end of a call, how long its last lead writes may take
 
 OUTCOMES = {
@@ -251,10 +264,26 @@ class CallSession:
             and s.twilio_auth_token
         ):
             await self._hang_up_by_rest()
+        if ending and ending.reason in MODEL_GONE:
+            await self._say_unavailable()
         if not self.twilio_ws.closed:
             await self.twilio_ws.close()  # Twilio goes on with the TwiML after <Connect>
         if self.realtime is not None:
             await self.realtime.close()
+
+    async def _say_unavailable(self) -> None:
+        """With no model behind the call, a recorded apology rather than dead air; then the stream ends."""
+        sid = self.call.stream_sid
+        if sid is None or self.twilio_ws.closed:
+            return
+        prompt = unavailable_prompt(self.settings.unavailable_prompt)
+        await self.twilio_ws.send_str(twilio.clear(sid))
+        step = 8 * 100  # 100 ms per media message, as AI audio goes out
+        for i in range(0, len(prompt), step):
+            payload = base64.b64encode(prompt[i : i + step]).decode("ascii")
+            await self.twilio_ws.send_str(twilio.media(sid, payload))
+        log.info("[%s] played the unavailable prompt (%.1f s)", self.call.call_sid, len(prompt) / 8000)
+        await asyncio.sleep((len(prompt) / 8000 + 0.3) * self.time_scale)  # Twilio plays what it has
 
     async def _hang_up_by_rest(self) -> None:
         """Ends the phone call itself (not just the stream) through Twilio's REST API."""

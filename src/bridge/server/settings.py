@@ -39,6 +39,7 @@ class Settings:
         None  # require the per-call token on `start`; None: when a Twilio token is set
     )
     stream_secret: str | None = None  # HMAC key of the tokens; default: the Twilio auth token
+    unavailable_prompt: str | None = None  # mu-law 8 kHz played when Realtime fails; None: the shipped one
     start_timeout: float = 5.0  # a media socket must send `start` this soon; Realtime opens only after it
     tick_ms: float = 100.0  # timers only: AI audio is released on marks and deltas
     intake: bool = True  # lead intake (tools, leads); False: a plain voice bridge
@@ -177,6 +178,12 @@ SERVE_OPTIONS = (
         ("FASTGATE_REALTIME_PING_INTERVAL",),
         "seconds between keep-alive pings to Realtime; no pong within as long ends the call",
         float,
+    ),
+    Option(
+        "--unavailable-prompt",
+        "unavailable_prompt",
+        ("FASTGATE_UNAVAILABLE_PROMPT",),
+        "raw 8 kHz mu-law file the caller hears when the Realtime API fails or goes silent",
     ),
     Option(
         "--start-timeout",
