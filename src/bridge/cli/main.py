@@ -156,6 +156,11 @@ def _explain(exc: BaseException, args: argparse.Namespace) -> str:
     return str(exc) or type(exc).__name__
 
 
+def _quiet_libraries() -> None:
+    logging.getLogger("fastgate").setLevel(logging.ERROR)
+    logging.getLogger("websockets").setLevel(logging.WARNING)
+
+
 def _main(args: argparse.Namespace) -> int:
     if getattr(args, "log_level", None) is None:  # `--log-level` before the command, or none
         args.log_level = args.top_log_level
@@ -171,14 +176,12 @@ def _main(args: argparse.Namespace) -> int:
     if args.command == "simulate":
         from bridge.cli.simulate import simulate
 
-        logging.getLogger("fastgate").setLevel(logging.ERROR)  # the story is printed below
-        logging.getLogger("websockets").setLevel(logging.WARNING)
+        _quiet_libraries()  # the story is printed below
         return run(simulate(args))
     if args.command == "check":
         from bridge.cli.check import check
 
-        logging.getLogger("fastgate").setLevel(logging.ERROR)
-        logging.getLogger("websockets").setLevel(logging.WARNING)
+        _quiet_libraries()  # the grades are printed below
         return run(check(args))
     if args.command == "leads":
         from bridge.cli.leads import show_leads

@@ -8,15 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-BETA_NAMES = {
-    "response.output_audio.delta": "response.audio.delta",
-    "response.output_audio.done": "response.audio.done",
-    "response.output_audio_transcript.delta": "response.audio_transcript.delta",
-    "response.output_audio_transcript.done": "response.audio_transcript.done",
-    "response.output_text.delta": "response.text.delta",
-    "response.output_text.done": "response.text.done",
-    "conversation.item.added": "conversation.item.created",
-}
+from bridge.protocol.realtime import BETA_NAMES as PARSER_BETA_NAMES
+
+# The parser's beta -> GA table, read the other way: one list of renamed events for both directions.
+BETA_NAMES = {ga: beta for beta, ga in PARSER_BETA_NAMES.items()}
 GA_ONLY = {"conversation.item.done"}
 BETA_FORMATS = {"g711_ulaw": "audio/pcmu", "g711_alaw": "audio/pcma", "pcm16": "audio/pcm"}
 GA_FORMATS = {ga: beta for beta, ga in BETA_FORMATS.items()}
