@@ -74,3 +74,28 @@ def test_serve_at_debug_never_prints_the_api_key(tmp_path) -> None:
     stderr = asyncio.run(go())
     assert "Authorization: Bearer ***" in stderr  # the websockets client logged the header, redacted
     assert "THIS-IS-SECRET" not in stderr
+
+
+def serve_a_call_and_read_the_log(tmp_path, *extra: str) -> str:
+    scenario = load_scenario("seed-barge-in")
+
+    async def go() -> str:
+        async with RealtimeSimulator(scenario, time_scale=0.25) as sim:
+            server, port = serve(sim.base_url, str(tmp_path / "leads.db"), *extra)
+            try:
+                await TwilioCaller(f"ws://127.0.0.1:{port}/media-stream", scenario, time_scale=0.25).run()
+            finally:
+                server.send_signal(signal.SIGTERM)
+                _, err = server.communicate(timeout=30)
+            return err.decode()
+
+    return asyncio.run(go())
+
+
+def test_what_people_say_is_logged_as_its_length_unless_asked(tmp_path) -> None:
+    hidden = serve_a_call_and_read_the_log(tmp_path)
+    assert "[CALLER] (" in hidden and "characters; --log-transcripts yes shows them)" in hidden
+    assert "[ASSISTANT] (" in hidden
+    assert "קריית" not in hidden  # neither the caller's words nor the model's read-back
+    shown = serve_a_call_and_read_the_log(tmp_path, "--log-transcripts", "yes")
+    assert "קריית שמונה" in shown

@@ -221,3 +221,43 @@ def test_every_truncation_of_a_message_is_handled():
     message = media_message(bytes(range(160)))
     for cut in range(len(message)):
         assert outcome(message[:cut], Gate()) in (None, "ValueError")
+
+
+@pytest.mark.parametrize(
+    "around",
+    [
+        '"streamSid":"MZ\\q"',  # an escape JSON does not have
+        '"streamSid":"MZ\\u12"',  # a short \u escape
+        '"sequenceNumber":1.2.3',
+        '"sequenceNumber":01',
+        '"sequenceNumber":-',
+        '"sequenceNumber":1e',
+        '"sequenceNumber":1.',
+        '"sequenceNumber":+1',
+    ],
+)
+def test_invalid_json_around_a_valid_payload_is_never_forwarded(around):
+    message = '{"event":"media",' + around + ',"media":{"payload":"//8="}}'
+    with pytest.raises(ValueError):
+        json.loads(message)
+    with pytest.raises(ValueError):
+        process_twilio_media(message, Gate())
+
+
+def test_a_surrogate_escape_is_left_to_the_general_path():
+    message = '{"event":"media","streamSid":"MZ\\ud800","media":{"payload":"//8="}}'
+    assert process_twilio_media(message, Gate()) is None
+
+
+@settings(max_examples=1500)
+@given(st.binary(max_size=120), st.data())
+def test_fuzz_the_fast_path_forwards_only_what_json_accepts(frame, data):
+    raw = bytearray(media_message(frame).encode())
+    for _ in range(data.draw(st.integers(1, 3))):
+        pos = data.draw(st.integers(0, len(raw)))
+        raw[pos:pos] = data.draw(st.sampled_from([b"\\", b"\\q", b"\\u", b".", b"0", b"e", b"-", b"\\u00e9"]))
+    message = bytes(raw)
+    try:
+        json.loads(message)
+    except ValueError:
+        assert not isinstance(outcome(message, Gate()), tuple)

@@ -64,12 +64,90 @@ cdef Py_ssize_t _string(const uint8_t* s, Py_ssize_t i, Py_ssize_t n, bint* esca
             return i + 1
         if c == 92:
             escaped[0] = True
-            i += 2
+            i = _escape(s, i + 1, n)
+            if i < 0:
+                return i
             continue
         if c < 32:
             return GARBAGE
         i += 1
     return GARBAGE
+
+
+cdef Py_ssize_t _escape(const uint8_t* s, Py_ssize_t i, Py_ssize_t n) noexcept nogil:
+    # s[i] follows a backslash; returns the index after the escape. JSON allows \" \\ \/ \b \f \n \r \t
+    # and \uXXXX; a surrogate pair is one escape, a lone surrogate is left to the general path's parser.
+    cdef uint8_t c
+    cdef int unit
+    if i >= n:
+        return GARBAGE
+    c = s[i]
+    if c == 34 or c == 92 or c == 47 or c == 98 or c == 102 or c == 110 or c == 114 or c == 116:
+        return i + 1
+    if c != 117:
+        return GARBAGE
+    unit = _unit(s, i + 1, n)
+    if unit < 0:
+        return GARBAGE
+    if unit < 0xD800 or unit > 0xDFFF:
+        return i + 5
+    if unit <= 0xDBFF and i + 6 < n and s[i + 5] == 92 and s[i + 6] == 117:
+        unit = _unit(s, i + 7, n)
+        if 0xDC00 <= unit <= 0xDFFF:
+            return i + 11
+    return GENERAL
+
+
+cdef inline int _nibble(uint8_t c) noexcept nogil:
+    if 48 <= c <= 57:
+        return c - 48
+    if 65 <= c <= 70:
+        return c - 55
+    if 97 <= c <= 102:
+        return c - 87
+    return -1
+
+
+cdef int _unit(const uint8_t* s, Py_ssize_t i, Py_ssize_t n) noexcept nogil:
+    # the four hex digits of a \u escape at s[i]; -1 when they are not
+    cdef int value = 0, d
+    cdef Py_ssize_t k
+    if i + 4 > n:
+        return -1
+    for k in range(4):
+        d = _nibble(s[i + k])
+        if d < 0:
+            return -1
+        value = (value << 4) | d
+    return value
+
+
+cdef Py_ssize_t _number(const uint8_t* s, Py_ssize_t i, Py_ssize_t n) noexcept nogil:
+    # JSON's grammar exactly: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+    if i < n and s[i] == 45:
+        i += 1
+    if i >= n or not (48 <= s[i] <= 57):
+        return GARBAGE
+    if s[i] == 48:
+        i += 1
+    else:
+        while i < n and 48 <= s[i] <= 57:
+            i += 1
+    if i < n and s[i] == 46:
+        i += 1
+        if i >= n or not (48 <= s[i] <= 57):
+            return GARBAGE
+        while i < n and 48 <= s[i] <= 57:
+            i += 1
+    if i < n and (s[i] == 101 or s[i] == 69):
+        i += 1
+        if i < n and (s[i] == 43 or s[i] == 45):
+            i += 1
+        if i >= n or not (48 <= s[i] <= 57):
+            return GARBAGE
+        while i < n and 48 <= s[i] <= 57:
+            i += 1
+    return i
 
 
 cdef Py_ssize_t _value(const uint8_t* s, Py_ssize_t i, Py_ssize_t n, int depth) noexcept nogil:
@@ -109,11 +187,7 @@ cdef Py_ssize_t _value(const uint8_t* s, Py_ssize_t i, Py_ssize_t n, int depth) 
                 return GARBAGE
             i = _ws(s, i + 1, n)
     if c == 45 or 48 <= c <= 57:
-        i += 1
-        while i < n and (48 <= s[i] <= 57 or s[i] == 46 or s[i] == 101 or s[i] == 69
-                         or s[i] == 43 or s[i] == 45):
-            i += 1
-        return i
+        return _number(s, i, n)
     if c == 116 and i + 4 <= n and s[i+1] == 114 and s[i+2] == 117 and s[i+3] == 101:
         return i + 4
     if c == 102 and i + 5 <= n and s[i+1] == 97 and s[i+2] == 108 and s[i+3] == 115 and s[i+4] == 101:

@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -47,6 +47,17 @@ SHIPPED_PROMPT = Path(__file__).parent / "audio" / "realtime_unavailable_he.ulaw
 @functools.cache
 def unavailable_prompt(path: str | None) -> bytes:
     return Path(path or SHIPPED_PROMPT).read_bytes()
+
+
+# Lines whose text is what a person said or gave (words, digits, tool arguments, notes quoting them)
+PERSONAL_TAGS = frozenset({"CALLER", "ASSISTANT", "TOOL", "SERVER EVENT", "DTMF"})
+
+
+def private(line: Log) -> str:
+    """The line as the log output shows it without --log-transcripts: personal text as its length."""
+    if line.tag not in PERSONAL_TAGS:
+        return line.message
+    return replace(line, text=f"({len(line.text)} characters; --log-transcripts yes shows them)").message
 
 
 APP_DRAIN_SECONDS = 10.0  # at the end of a call, how long its last lead writes may take
@@ -223,7 +234,9 @@ class CallSession:
                     await loop.run_in_executor(self.writer, self.app.perform, item)
                 except Exception as exc:  # a store failure is logged, never the end of a call
                     self.app_errors += 1
-                    log.error("[%s] application write %s failed: %r", self.call.call_sid, item, exc)
+                    log.error(  # the write's values are personal: its kind only
+                        "[%s] application write %s failed: %r", self.call.call_sid, type(item).__name__, exc
+                    )
 
     # -- the writer ---------------------------------------------------------------------------------------
     async def flush(self) -> list[Event]:
@@ -247,7 +260,7 @@ class CallSession:
                 await self.twilio_ws.send_str(action.text)
         elif isinstance(action, Log):
             self.log_lines.append((self.now(), action))
-            log.log(action.level, action.message)
+            log.log(action.level, action.message if self.settings.log_transcripts else private(action))
         elif isinstance(action, EndCall):
             await self._close()
 

@@ -48,6 +48,7 @@ class Settings:
     instructions_file: str | None = None  # overrides the profile's instructions
     log_level: str = "INFO"
     log_phone_numbers: bool = False  # phone numbers in log output are masked (05••••••67) unless asked
+    log_transcripts: bool = False  # what callers and the model say is logged as its length unless asked
     call: CallConfig = field(default_factory=CallConfig)
 
     @property
@@ -198,6 +199,13 @@ SERVE_OPTIONS = (
         "log_phone_numbers",
         ("FASTGATE_LOG_PHONE_NUMBERS",),
         "show callers' phone numbers in the log output in full (no: masked): yes/no",
+        _flag,
+    ),
+    Option(
+        "--log-transcripts",
+        "log_transcripts",
+        ("FASTGATE_LOG_TRANSCRIPTS",),
+        "log what the caller and the model say, tool arguments and notes (no: their length only): yes/no",
         _flag,
     ),
 )
