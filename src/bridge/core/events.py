@@ -15,6 +15,8 @@ class EndReason(StrEnum):
     GOODBYE_PLAYED = "goodbye played"
     TWILIO_CLOSED = "twilio socket closed"
     TWILIO_ERROR = "twilio socket error"
+    TWILIO_STALLED = "twilio stopped reading"
+    TWILIO_SILENT = "twilio went silent"
     NO_START = "no start from twilio"
     BAD_STREAM_TOKEN = "stream token missing or wrong"
     REALTIME_FAILED = "realtime connection failed"

@@ -171,6 +171,7 @@ class BridgeServer:
             clock=self.clock,
             writer=self.writer,
             time_scale=self.time_scale,
+            abort_twilio=request.transport.abort if request.transport else None,
         )
         self.sessions.add(session)
         try:

@@ -16,6 +16,7 @@ import contextlib
 import functools
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
@@ -99,6 +100,7 @@ class CallSession:
         clock: Callable[[], float],
         writer: Executor,
         time_scale: float = 1.0,
+        abort_twilio: Callable[[], None] | None = None,
     ) -> None:
         self.settings, self.twilio_ws, self.app = settings, twilio_ws, app
         self.tokens = tokens  # None: streams are not checked (no Twilio auth token, local runs)
@@ -111,6 +113,10 @@ class CallSession:
         self.log_lines: list[tuple[float, Log]] = []
         self.app_errors = 0
         self._write_lock = asyncio.Lock()
+        self._pending: deque[Action] = deque()  # taken from the Call, not yet done (survives a cancel)
+        self._abort_twilio = abort_twilio or (lambda: None)  # drops the socket, unsent bytes and all
+        self._sending_since: float | None = None  # a send to Twilio in progress (it may block)
+        self._last_heard = self.started_at  # the last message from Twilio
         self._events: asyncio.Queue[Event | None] = asyncio.Queue()
         self._closing = False
         self._last_flush: asyncio.Future[list[Event]] | None = None  # after a failed task
@@ -131,6 +137,7 @@ class CallSession:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await self.flush()  # what a cancelled task had taken but not done: the [END] line above all
             self._events.put_nowait(None)
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(asyncio.shield(app_task), APP_DRAIN_SECONDS)
@@ -152,7 +159,8 @@ class CallSession:
     async def _twilio_side(self) -> None:
         async for msg in self.twilio_ws:
             if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
-                self.call.receive_twilio(msg.data, self.now())
+                self._last_heard = now = self.now()
+                self.call.receive_twilio(msg.data, now)
                 if self.call.stream_sid is not None:
                     self._started.set()
             else:  # ERROR (e.g. a message over the size limit): the socket is unusable
@@ -218,8 +226,23 @@ class CallSession:
         interval = self.settings.tick_ms / 1000.0 * self.time_scale
         while self.call.ending is None:
             await asyncio.sleep(interval)
-            self.call.tick(self.now())
+            now = self.now()
+            self._watch_twilio(now)
+            self.call.tick(now)
             await self.flush()
+
+    def _watch_twilio(self, now: float) -> None:
+        """A Twilio peer that stopped reading (a send blocked) or stopped sending ends its call; the ticker
+        checks, so no send and no message pays for a timer."""
+        s, scale = self.settings, 1000.0 * self.time_scale
+        if self.call.ending is not None:
+            return
+        if self._sending_since is not None and now - self._sending_since > s.twilio_send_timeout * scale:
+            self.call.end(EndReason.TWILIO_STALLED, f"a send blocked for {s.twilio_send_timeout:g} s")
+            self._abort_twilio()  # wakes the blocked send with an error; the flush goes on
+        elif now - self._last_heard > s.twilio_idle_timeout * scale:
+            self.call.end(EndReason.TWILIO_SILENT, f"nothing for {s.twilio_idle_timeout:g} s")
+            self._abort_twilio()
 
     # -- the application ----------------------------------------------------------------------------------
     async def _application(self) -> None:
@@ -242,10 +265,14 @@ class CallSession:
     async def flush(self) -> list[Event]:
         """Write what the Call produced, in order; then hand its events to the application."""
         async with self._write_lock:
-            actions = self.call.actions()
+            self._pending.extend(self.call.actions())
             events = self.call.events()
-            for action in actions:
-                await self._do(action)
+            while self._pending:
+                action = self._pending.popleft()
+                try:
+                    await self._do(action)
+                except (ConnectionError, RuntimeError) as exc:  # the peer went away mid-send: the rest
+                    log.debug("[%s] %s not sent: %r", self.call.call_sid, type(action).__name__, exc)
         for event in events:
             self._events.put_nowait(event)
         return events
@@ -257,7 +284,11 @@ class CallSession:
                     await self.realtime.send(action.text)
         elif isinstance(action, SendTwilio):
             if not self.twilio_ws.closed:
-                await self.twilio_ws.send_str(action.text)
+                self._sending_since = self.now()
+                try:
+                    await self.twilio_ws.send_str(action.text)
+                finally:
+                    self._sending_since = None
         elif isinstance(action, Log):
             self.log_lines.append((self.now(), action))
             log.log(action.level, action.message if self.settings.log_transcripts else private(action))
@@ -278,9 +309,17 @@ class CallSession:
         ):
             await self._hang_up_by_rest()
         if ending and ending.reason in MODEL_GONE:
-            await self._say_unavailable()
+            try:
+                await self._say_unavailable()
+            except TimeoutError:
+                log.warning("[%s] twilio stopped reading the unavailable prompt", self.call.call_sid)
+                self._abort_twilio()
+            except (ConnectionError, RuntimeError):
+                pass  # the caller left
         if not self.twilio_ws.closed:
-            await self.twilio_ws.close()  # Twilio goes on with the TwiML after <Connect>
+            with contextlib.suppress(ConnectionError, RuntimeError, TimeoutError):
+                async with asyncio.timeout(self.settings.twilio_send_timeout * self.time_scale):
+                    await self.twilio_ws.close()  # Twilio goes on with the TwiML after <Connect>
         if self.realtime is not None:
             await self.realtime.close()
 
@@ -290,13 +329,18 @@ class CallSession:
         if sid is None or self.twilio_ws.closed:
             return
         prompt = unavailable_prompt(self.settings.unavailable_prompt)
-        await self.twilio_ws.send_str(twilio.clear(sid))
+        await self._send_within_timeout(twilio.clear(sid))
         step = 8 * 100  # 100 ms per media message, as AI audio goes out
         for i in range(0, len(prompt), step):
             payload = base64.b64encode(prompt[i : i + step]).decode("ascii")
-            await self.twilio_ws.send_str(twilio.media(sid, payload))
+            await self._send_within_timeout(twilio.media(sid, payload))
         log.info("[%s] played the unavailable prompt (%.1f s)", self.call.call_sid, len(prompt) / 8000)
         await asyncio.sleep((len(prompt) / 8000 + 0.3) * self.time_scale)  # Twilio plays what it has
+
+    async def _send_within_timeout(self, text: str) -> None:
+        """After the call's end, when the ticker no longer watches: TimeoutError if Twilio stopped reading."""
+        async with asyncio.timeout(self.settings.twilio_send_timeout * self.time_scale):
+            await self.twilio_ws.send_str(text)
 
     async def _hang_up_by_rest(self) -> None:
         """Ends the phone call itself (not just the stream) through Twilio's REST API."""

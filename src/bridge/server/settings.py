@@ -40,6 +40,8 @@ class Settings:
     )
     stream_secret: str | None = None  # HMAC key of the tokens; default: the Twilio auth token
     unavailable_prompt: str | None = None  # mu-law 8 kHz played when Realtime fails; None: the shipped one
+    twilio_send_timeout: float = 5.0  # a send to Twilio blocked this long (peer not reading) ends the call
+    twilio_idle_timeout: float = 10.0  # Twilio sends media every 20 ms: this long without any, it is gone
     start_timeout: float = 5.0  # a media socket must send `start` this soon; Realtime opens only after it
     tick_ms: float = 100.0  # timers only: AI audio is released on marks and deltas
     intake: bool = True  # lead intake (tools, leads); False: a plain voice bridge
@@ -191,6 +193,20 @@ SERVE_OPTIONS = (
         "start_timeout",
         ("FASTGATE_START_TIMEOUT",),
         "seconds a media socket has to send Twilio's `start`; no Realtime session opens before it",
+        float,
+    ),
+    Option(
+        "--twilio-send-timeout",
+        "twilio_send_timeout",
+        ("FASTGATE_TWILIO_SEND_TIMEOUT",),
+        "seconds a send to Twilio may stay blocked (the peer stopped reading) before the call ends",
+        float,
+    ),
+    Option(
+        "--twilio-idle-timeout",
+        "twilio_idle_timeout",
+        ("FASTGATE_TWILIO_IDLE_TIMEOUT",),
+        "seconds without any message from Twilio (it sends media every 20 ms) before the call ends",
         float,
     ),
     Option("--log-level", "log_level", ("FASTGATE_LOG_LEVEL",), "DEBUG, INFO, WARNING or ERROR", _level),
