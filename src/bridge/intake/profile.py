@@ -23,6 +23,8 @@ class BusinessProfile:
     goodbye: str = ""
     confirm_template: str = "רק מוודאת: {summary}. נכון?"
     labels: dict[str, str] = field(default_factory=lambda: dict(FIELD_LABELS_HE))
+    fallback_number: str = ""  # [failure]: a person who takes the call when the model is gone
+    transfer_message: str = ""  # [failure]: what Twilio says before dialling them
 
     def render_instructions(self) -> str:
         return self.instructions.format(
@@ -47,6 +49,7 @@ def parse_profile(data: dict[str, Any]) -> BusinessProfile:
         if unknown:
             raise ValueError(f"unknown required fields: {', '.join(sorted(unknown))}")
         script = data.get("script", {})
+        failure = data.get("failure", {})
         return BusinessProfile(
             business_name=str(business["name"]),
             services=tuple(business["services"]),
@@ -57,6 +60,8 @@ def parse_profile(data: dict[str, Any]) -> BusinessProfile:
             goodbye=str(script.get("goodbye", "")),
             confirm_template=str(script.get("confirm", "רק מוודאת: {summary}. נכון?")),
             labels={**FIELD_LABELS_HE, **data.get("labels", {})},
+            fallback_number=str(failure.get("fallback_number", "")),
+            transfer_message=str(failure.get("transfer_message", "")),
         )
     except KeyError as exc:
         raise ValueError(f"business profile is missing {exc}") from exc

@@ -15,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bridge.core.commands import Application, PlainBridge
 from bridge.core.events import EndReason
-from bridge.server import metrics
+from bridge.server import fallback, metrics
 from bridge.server.session import CallReport, CallSession
 from bridge.server.settings import Settings
 from bridge.server.stream_token import PARAMETER as TOKEN_PARAMETER
@@ -40,6 +40,7 @@ class BridgeServer:
         self.time_scale = time_scale
         self.signatures = SignatureCheck(settings.twilio_auth_token)
         self.tokens = StreamTokens(settings.stream_secret or settings.twilio_auth_token)
+        self.fallback = fallback.for_settings(settings)
         self.sessions: set[CallSession] = set()
         self.finished: deque[CallReport] = deque(maxlen=200)
         self.draining = False
@@ -67,6 +68,8 @@ class BridgeServer:
         app = web.Application(client_max_size=64 * 1024)
         app.router.add_route("POST", "/incoming-call", self.incoming_call)
         app.router.add_route("GET", "/incoming-call", self.incoming_call)
+        app.router.add_route("POST", fallback.PATH, self.stream_ended)
+        app.router.add_route("GET", fallback.PATH, self.stream_ended)
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/metrics", self.metrics)
         app.router.add_get("/media-stream", self.media_stream)
@@ -117,13 +120,18 @@ class BridgeServer:
     def _public_base(self, request: web.Request) -> str:
         return (self.settings.public_url or f"{request.scheme}://{request.host}").rstrip("/")
 
-    async def incoming_call(self, request: web.Request) -> web.Response:
-        params = dict(await request.post()) if request.method == "POST" else {}
+    async def _signed_params(self, request: web.Request) -> dict[str, str] | None:
+        """The webhook's parameters (form body or query), or None when its signature is bad."""
+        form = {k: str(v) for k, v in (await request.post()).items()} if request.method == "POST" else {}
         url = self._public_base(request) + request.path_qs
-        if not self.signatures.valid(
-            url, {k: str(v) for k, v in params.items()}, request.headers.get("X-Twilio-Signature")
-        ):
-            log.warning("rejected /incoming-call: bad or missing X-Twilio-Signature")
+        if not self.signatures.valid(url, form, request.headers.get("X-Twilio-Signature")):
+            log.warning("rejected %s: bad or missing X-Twilio-Signature", request.path)
+            return None
+        return {**request.query, **form}
+
+    async def incoming_call(self, request: web.Request) -> web.Response:
+        params = await self._signed_params(request)
+        if params is None:
             return web.Response(status=403, text="invalid signature\n")
         if self.draining:
             return web.Response(status=503, text="draining\n")
@@ -134,13 +142,22 @@ class BridgeServer:
             return web.Response(
                 text=busy_twiml(s.busy_message, s.busy_voice, s.busy_language), content_type="text/xml"
             )
-        caller = str(params.get("From") or request.query.get("From", ""))
-        call_sid = str(params.get("CallSid") or request.query.get("CallSid", ""))
-        stream = websocket_url(self._public_base(request), "/media-stream")
-        parameters = {"caller": caller}
+        call_sid = params.get("CallSid", "")
+        base = self._public_base(request)
+        parameters = {"caller": params.get("From", "")}
         if call_sid:
             parameters[TOKEN_PARAMETER] = self.tokens.issue(call_sid)
-        return web.Response(text=stream_twiml(stream, parameters), content_type="text/xml")
+        action = base + fallback.PATH if self.fallback else None
+        twiml = stream_twiml(websocket_url(base, "/media-stream"), parameters, action)
+        return web.Response(text=twiml, content_type="text/xml")
+
+    async def stream_ended(self, request: web.Request) -> web.Response:
+        """Twilio's request once a stream ends (<Connect action>): a person, or the end of the call."""
+        params = await self._signed_params(request)
+        if params is None or self.fallback is None:
+            return web.Response(status=403 if params is None else 404, text="no\n")
+        twiml = self.fallback.twiml_after_stream(params.get("CallSid", ""))
+        return web.Response(text=twiml, content_type="text/xml")
 
     async def healthz(self, request: web.Request) -> web.Response:
         status = 503 if self.draining else 200
@@ -172,6 +189,7 @@ class BridgeServer:
             writer=self.writer,
             time_scale=self.time_scale,
             abort_twilio=request.transport.abort if request.transport else None,
+            fallback=self.fallback,
         )
         self.sessions.add(session)
         try:

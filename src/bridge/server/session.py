@@ -38,6 +38,7 @@ from bridge.server.stream_token import PARAMETER as TOKEN_PARAMETER
 from bridge.server.stream_token import StreamTokens
 
 if TYPE_CHECKING:
+    from bridge.server.fallback import Fallback
     from bridge.server.settings import Settings
 
 log = logging.getLogger("fastgate.bridge")
@@ -101,6 +102,7 @@ class CallSession:
         writer: Executor,
         time_scale: float = 1.0,
         abort_twilio: Callable[[], None] | None = None,
+        fallback: Fallback | None = None,
     ) -> None:
         self.settings, self.twilio_ws, self.app = settings, twilio_ws, app
         self.tokens = tokens  # None: streams are not checked (no Twilio auth token, local runs)
@@ -114,6 +116,7 @@ class CallSession:
         self.app_errors = 0
         self._write_lock = asyncio.Lock()
         self._pending: deque[Action] = deque()  # taken from the Call, not yet done (survives a cancel)
+        self.fallback = fallback  # a person to hand the caller to when the model is gone
         self._abort_twilio = abort_twilio or (lambda: None)  # drops the socket, unsent bytes and all
         self._sending_since: float | None = None  # a send to Twilio in progress (it may block)
         self._last_heard = self.started_at  # the last message from Twilio
@@ -308,7 +311,10 @@ class CallSession:
             and s.twilio_auth_token
         ):
             await self._hang_up_by_rest()
-        if ending and ending.reason in MODEL_GONE:
+        if ending and ending.reason in MODEL_GONE and self.fallback and self.call.stream_sid:
+            self.fallback.hand_over(self.call.call_sid)  # Twilio asks /stream-ended next: <Dial>
+            log.info("[%s] the model is gone: handing the caller to the fallback number", self.call.call_sid)
+        elif ending and ending.reason in MODEL_GONE:
             try:
                 await self._say_unavailable()
             except TimeoutError:

@@ -35,6 +35,8 @@ class Settings:
     busy_message: str = "שלום, כל הנציגים שלנו עסוקים כרגע. נשמח אם תתקשרו שוב בעוד כמה דקות. תודה."
     busy_voice: str = "Google.he-IL-Standard-A"  # a Twilio <Say> voice that speaks Hebrew
     busy_language: str = "he-IL"
+    fallback_number: str | None = None  # when the model is gone, <Dial> this; None: the profile's, if any
+    transfer_message: str = "מצטערים, יש לנו תקלה טכנית. מעבירים אותך לנציג, רגע אחד בבקשה."
     stream_token: bool | None = (
         None  # require the per-call token on `start`; None: when a Twilio token is set
     )
@@ -209,6 +211,13 @@ SERVE_OPTIONS = (
         "seconds without any message from Twilio (it sends media every 20 ms) before the call ends",
         float,
     ),
+    Option(
+        "--fallback-number",
+        "fallback_number",
+        ("FASTGATE_FALLBACK_NUMBER",),
+        "when the Realtime API fails or is lost, hand the caller to this number with <Dial> "
+        "(default: the profile's [failure] fallback_number; none: a recorded apology, then the end)",
+    ),
     Option("--log-level", "log_level", ("FASTGATE_LOG_LEVEL",), "DEBUG, INFO, WARNING or ERROR", _level),
     Option(
         "--log-phone-numbers",
@@ -287,7 +296,24 @@ def load_settings(
     call["local"] = replace(settings.call.local, **local)
     if call["local"].enabled:
         _check_detector(call["local"].detector)
-    return replace(settings, call=call_config(settings, replace(settings.call, **call)))
+    settings = replace(settings, call=call_config(settings, replace(settings.call, **call)))
+    return with_profile_failure(settings)
+
+
+def with_profile_failure(settings: Settings) -> Settings:
+    """The profile's `[failure]` table fills what no flag or variable set: a fallback number, its sentence."""
+    if not settings.intake or settings.fallback_number:
+        return settings
+    from bridge.intake.profile import load_profile
+
+    profile = load_profile(settings.profile_path)
+    if not profile.fallback_number:
+        return settings
+    return replace(
+        settings,
+        fallback_number=profile.fallback_number,
+        transfer_message=profile.transfer_message or settings.transfer_message,
+    )
 
 
 def _check_detector(name: str) -> None:

@@ -9,10 +9,11 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import Connect, Stream, VoiceResponse
 
 
-def stream_twiml(stream_url: str, parameters: Mapping[str, str]) -> str:
-    """<Connect><Stream>: Twilio opens the media websocket; parameters reach us in `start`."""
+def stream_twiml(stream_url: str, parameters: Mapping[str, str], action: str | None = None) -> str:
+    """<Connect><Stream>: Twilio opens the media websocket; parameters reach us in `start`. With an
+    action, Twilio asks that URL what to do once the stream ends."""
     response = VoiceResponse()
-    connect = Connect()
+    connect = Connect(action=action) if action else Connect()
     stream = Stream(url=stream_url)
     for name, value in parameters.items():
         if value:
