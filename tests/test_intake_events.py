@@ -89,10 +89,10 @@ def test_bad_tool_arguments_get_an_error_output_and_no_write():
 class RecordingStore(LeadStore):
     """A real SQLite store that notes which thread wrote, and can fail like a locked database."""
 
-    def __init__(self, path: str, fail_fields: bool = False) -> None:
-        super().__init__(path)
+    def __init__(self, path: str, fail_fields: str = "") -> None:
+        super().__init__(path, retry_seconds=0.2)
         self.threads: set[str] = set()
-        self.fail_fields = fail_fields
+        self.fail_fields = fail_fields  # the error every set_field raises, if any
 
     def start(self, *args):  # type: ignore[no-untyped-def]
         self.threads.add(threading.current_thread().name)
@@ -101,7 +101,7 @@ class RecordingStore(LeadStore):
     def set_field(self, *args):  # type: ignore[no-untyped-def]
         self.threads.add(threading.current_thread().name)
         if self.fail_fields:
-            raise sqlite3.OperationalError("database is locked")
+            raise sqlite3.OperationalError(self.fail_fields)
         return super().set_field(*args)
 
 
@@ -122,7 +122,7 @@ def test_lead_writes_run_on_the_writer_thread_not_the_event_loop(tmp_path):
 
 
 def test_a_failing_store_is_logged_and_the_call_goes_on(tmp_path):
-    store = RecordingStore(str(tmp_path / "leads.db"), fail_fields=True)
+    store = RecordingStore(str(tmp_path / "leads.db"), fail_fields="disk I/O error")
     sim = simulate_with(store)
     assert sim.report.app_errors >= 2 and sim.report.ended == "caller hung up"
     assert sim.errors() == [] and len(sim.barge_ins()) == 1
@@ -147,3 +147,19 @@ def test_the_vad_is_patient_while_the_phone_number_is_dictated():
     assert Patience(False) not in half and "phone" not in intake.state.values
     out = intake.handle(call("set_field", field="phone", value="0541234567"))
     assert out[-1] == Patience(False) and intake.state.values["phone"] == "+972541234567"
+
+
+def test_a_store_locked_for_the_whole_call_keeps_every_write_and_replays_them_in_order(tmp_path):
+    path = str(tmp_path / "leads.db")
+    store = LeadStore(path, retry_seconds=0.2, busy_ms=50)
+    locker = sqlite3.connect(path, isolation_level=None)
+    locker.execute("BEGIN IMMEDIATE")  # another process holds the write lock for the whole call
+    sim = simulate_with(store)
+    assert sim.report.app_errors == 0 and sim.errors() == [] and len(sim.barge_ins()) == 1
+    assert store.spilled() and not store.leads()  # every write waits beside the database, in order
+    locker.execute("ROLLBACK")
+    assert store.replay_spilled() >= 4  # what the next write, or the next start of the server, does
+    (lead,) = store.leads()
+    assert lead.fields["city"] == "קריית שמונה" and lead.status == "partial"
+    assert [e[0] for e in store.events(lead.id)][-2:] == ["confirm", "status"]
+    assert not store.spilled()

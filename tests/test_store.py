@@ -77,3 +77,41 @@ def test_a_process_killed_mid_call_leaves_the_partial_lead(tmp_path):
     assert lead.status == "partial" and lead.fields == {"service": "פריצת דלתות", "city": "קריית שמונה"}
     assert lead.confirmed == ["city"]
     store.close()
+
+
+def test_a_lock_held_briefly_by_another_process_is_waited_out(tmp_path):
+    import threading
+
+    path = str(tmp_path / "leads.db")
+    store = LeadStore(path, busy_ms=20)
+    locker = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    locker.execute("BEGIN IMMEDIATE")
+    threading.Timer(0.5, lambda: locker.execute("ROLLBACK")).start()
+    lead = store.start("CA1", None, "x")  # retried with backoff until the lock goes
+    assert store.get(lead).call_sid == "CA1" and not store.spilled()
+
+
+def test_spilled_writes_are_replayed_when_a_store_opens_and_a_damaged_file_is_set_aside(tmp_path):
+    path = str(tmp_path / "leads.db")
+    LeadStore(path).close()
+    spill = tmp_path / "leads.db.pending"
+    records = [
+        {"call_sid": "CA1", "lead_id": None, "kind": "start", "caller_id": None, "business": "x"},
+        {
+            "call_sid": "CA1",
+            "lead_id": None,
+            "kind": "field",
+            "field": "city",
+            "value": "צפת",
+            "confirmed": True,
+        },
+        {"call_sid": "CA1", "lead_id": None, "kind": "status", "status": "partial"},
+    ]
+    spill.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), "utf-8")
+    store = LeadStore(path)
+    (lead,) = store.leads()
+    assert lead.fields == {"city": "צפת"} and lead.confirmed == ["city"] and not spill.exists()
+    spill.write_text("{not json\n", "utf-8")
+    store.close()
+    LeadStore(path).close()  # logged, set aside for a person to read, never retried
+    assert not spill.exists() and list(tmp_path.glob("leads.db.unreadable-*"))

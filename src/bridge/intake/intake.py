@@ -8,6 +8,8 @@ write on the store; the server runs it on the store's writer thread, never on th
 from __future__ import annotations
 
 import json
+import logging
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +18,9 @@ from bridge.core.commands import AddNote, HangUpAfterReply, Patience, SendFuncti
 from bridge.core.events import BargeInStarted, CallEnded, CallerTranscript, CallStarted, Event, FunctionCalled
 from bridge.intake.confirmation import LeadState, Outcome, Phase
 from bridge.intake.profile import BusinessProfile
-from bridge.intake.store import LeadStore
+from bridge.intake.store import LeadStore, locked
+
+log = logging.getLogger("fastgate.leads")
 
 TOOLS: list[dict[str, Any]] = [
     {
@@ -98,6 +102,7 @@ class LeadIntake:
         self.store = store
         self.state = LeadState(profile)
         self.lead_id: int | None = None
+        self.call_sid = ""
         self.hangup_armed = False
         self.patient = False  # the server's VAD waits longer: the phone number is being dictated
 
@@ -130,21 +135,62 @@ class LeadIntake:
         return ()
 
     def perform(self, write: LeadWrite) -> None:
-        """One lead write, on the store (blocking: the server runs it on the store's writer thread)."""
-        if self.store is None:
+        """One lead write, on the store (blocking: the server runs it on the store's writer thread).
+
+        Writes that could not land earlier go first; a database that stays locked gets this one spilled
+        beside it, to be replayed in order (see `store.py`)."""
+        store = self.store
+        if store is None:
             return
+        try:
+            if store.spilled():
+                try:
+                    store.retrying(store.replay_spilled)
+                except ValueError as exc:
+                    log.error("[%s] %s", self.call_sid, exc)
+            self._write(store, write)  # the store waits out a lock for a while itself
+        except sqlite3.OperationalError as exc:
+            if not locked(exc):
+                raise
+            store.spill(self._spill_record(write))
+            log.warning(
+                "[%s] the lead database is locked: %s kept in %s",
+                self.call_sid,
+                type(write).__name__,
+                store.spill_path,
+            )
+
+    def _write(self, store: LeadStore, write: LeadWrite) -> None:
         if isinstance(write, StartLead):
-            self.lead_id = self.store.start(write.call_sid, write.caller_id, write.business)
-        elif self.lead_id is None:
-            raise LookupError(f"{write} before the lead was started")
-        elif isinstance(write, SaveField):
-            self.store.set_field(self.lead_id, write.field, write.value, write.confirmed)
+            self.lead_id = store.start(write.call_sid, write.caller_id, write.business)
+            return
+        if self.lead_id is None:  # its start was spilled, then replayed
+            self.lead_id = store.lead_for_call(self.call_sid)
+        if self.lead_id is None:
+            raise LookupError(f"{type(write).__name__} before the lead was started")
+        if isinstance(write, SaveField):
+            store.set_field(self.lead_id, write.field, write.value, write.confirmed)
         else:
-            self.store.set_status(self.lead_id, write.status)
+            store.set_status(self.lead_id, write.status)
+
+    def _spill_record(self, write: LeadWrite) -> dict[str, Any]:
+        record: dict[str, Any] = {"call_sid": self.call_sid, "lead_id": self.lead_id}
+        if isinstance(write, StartLead):
+            return {**record, "kind": "start", "caller_id": write.caller_id, "business": write.business}
+        if isinstance(write, SaveField):
+            return {
+                **record,
+                "kind": "field",
+                "field": write.field,
+                "value": write.value,
+                "confirmed": write.confirmed,
+            }
+        return {**record, "kind": "status", "status": write.status}
 
     # -------------------------------------------------------------------------------------------------------
     def _start(self, event: CallStarted) -> list[object]:
         self.state = LeadState(self.profile, event.caller_id)
+        self.call_sid = event.call_sid
         out: list[object] = [StartLead(event.call_sid, event.caller_id, self.profile.business_name)]
         if self.state.caller_id:
             out.append(AddNote(f"מספר המזוהה של הלקוח: {self.state.caller_id}. הציעי אותו כמספר לחזרה."))

@@ -1,13 +1,25 @@
-"""Leads on disk: SQLite in WAL mode, every field change committed as it happens."""
+"""Leads on disk: SQLite in WAL mode, every field change committed as it happens.
+
+A database locked by another process is waited for (`retry_seconds`, with backoff); a write that still
+cannot land is appended to a spill file beside the database (`leads.db.pending`, one JSON line each,
+flushed to disk) and replayed, in order, before the next write and when a store opens. A lead is
+never lost to a lock.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+log = logging.getLogger("fastgate.leads")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS leads (
@@ -49,19 +61,96 @@ class Lead:
         return {**self.__dict__}
 
 
+def locked(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
 class LeadStore:
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, retry_seconds: float = 30.0, busy_ms: int = 2000) -> None:
         self.path = str(path)
+        self.spill_path = Path(self.path + ".pending")
+        self.retry_seconds = retry_seconds
         self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
+        self.retrying(self.db.execute, "PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")  # with WAL: a committed change survives a crash
-        self.db.execute("PRAGMA busy_timeout=5000")
-        self.db.executescript(SCHEMA)
+        self.retrying(self.db.executescript, SCHEMA)
+        try:
+            self.replay_spilled()
+        except sqlite3.OperationalError as exc:  # still locked: the next write tries again
+            if not locked(exc):
+                raise
+        except ValueError as exc:
+            log.error("leads: %s", exc)
 
     def close(self) -> None:
         self.db.close()
 
+    def retrying(self, write: Callable[..., T], *args: Any) -> T:
+        """`write(*args)`, again while another process holds the lock, up to retry_seconds in all."""
+        deadline, pause = time.monotonic() + self.retry_seconds, 0.05
+        while True:
+            try:
+                return write(*args)
+            except sqlite3.OperationalError as exc:
+                if not locked(exc) or time.monotonic() + pause > deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 1.0)
+
+    # -- the spill file: writes that could not land, replayed in order ---------------------------------------
+    def spill(self, record: dict[str, Any]) -> None:
+        with self.spill_path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    def spilled(self) -> bool:
+        return self.spill_path.exists()
+
+    def replay_spilled(self) -> int:
+        """Apply the spill file in one transaction, then remove it; returns how many writes it held."""
+        if not self.spill_path.exists():
+            return 0
+        lines = self.spill_path.read_text("utf-8").splitlines()
+        try:
+            records = [json.loads(line) for line in lines if line.strip()]
+            with self._tx():
+                for r in records:
+                    self._replay(r)
+        except (ValueError, LookupError, TypeError) as exc:  # a damaged file: set aside, never retried
+            aside = self.spill_path.with_suffix(f".unreadable-{time.time():.0f}")
+            self.spill_path.rename(aside)
+            raise ValueError(f"spill file unreadable ({exc!r}); kept as {aside}") from None
+        self.spill_path.unlink()
+        return len(records)
+
+    def _replay(self, r: dict[str, Any]) -> None:
+        if r["kind"] == "start":
+            self._insert_lead(r["call_sid"], r.get("caller_id"), r.get("business"))
+            return
+        lead_id = r.get("lead_id") or self.lead_for_call(r["call_sid"])
+        if lead_id is None:
+            raise LookupError(f"spilled {r['kind']} for call {r['call_sid']} has no lead")
+        if r["kind"] == "field":
+            self._update_field(lead_id, r["field"], r.get("value"), bool(r.get("confirmed")))
+        else:
+            self._update_status(lead_id, r["status"])
+
+    def lead_for_call(self, call_sid: str) -> int | None:
+        row = self.db.execute("SELECT max(id) FROM leads WHERE call_sid = ?", (call_sid,)).fetchone()
+        return row[0] if row else None
+
+    # -- writes ---------------------------------------------------------------------------------------------
     def start(self, call_sid: str, caller_id: str | None, business: str | None) -> int:
+        return self.retrying(self._in_tx, self._insert_lead, call_sid, caller_id, business)
+
+    def _in_tx(self, write: Callable[..., T], *args: Any) -> T:
+        with self._tx():
+            return write(*args)
+
+    def _insert_lead(self, call_sid: str, caller_id: str | None, business: str | None) -> int:
         now = time.time()
         cur = self.db.execute(
             "INSERT INTO leads (call_sid, caller_id, business, created_at, updated_at) "
@@ -73,28 +162,30 @@ class LeadStore:
         return cur.lastrowid
 
     def set_field(self, lead_id: int, name: str, value: str | None, confirmed: bool) -> None:
-        with self._tx():
-            fields, done = self._load(lead_id)
-            if value is None:
-                fields.pop(name, None)
-            else:
-                fields[name] = value
-            done = sorted((set(done) | {name}) if confirmed else (set(done) - {name}))
-            status = "partial"
-            self.db.execute(
-                "UPDATE leads SET fields = ?, confirmed = ?, status = ?, updated_at = ? WHERE id = ?",
-                (json.dumps(fields, ensure_ascii=False), json.dumps(done), status, time.time(), lead_id),
-            )
-            self._event(
-                lead_id, "confirm" if confirmed else ("clear" if value is None else "set"), name, value
-            )
+        self.retrying(self._in_tx, self._update_field, lead_id, name, value, confirmed)
+
+    def _update_field(self, lead_id: int, name: str, value: str | None, confirmed: bool) -> None:
+        fields, done = self._load(lead_id)
+        if value is None:
+            fields.pop(name, None)
+        else:
+            fields[name] = value
+        done = sorted((set(done) | {name}) if confirmed else (set(done) - {name}))
+        status = "partial"
+        self.db.execute(
+            "UPDATE leads SET fields = ?, confirmed = ?, status = ?, updated_at = ? WHERE id = ?",
+            (json.dumps(fields, ensure_ascii=False), json.dumps(done), status, time.time(), lead_id),
+        )
+        self._event(lead_id, "confirm" if confirmed else ("clear" if value is None else "set"), name, value)
 
     def set_status(self, lead_id: int, status: str) -> None:
-        with self._tx():
-            self.db.execute(
-                "UPDATE leads SET status = ?, updated_at = ? WHERE id = ?", (status, time.time(), lead_id)
-            )
-            self._event(lead_id, "status", None, status)
+        self.retrying(self._in_tx, self._update_status, lead_id, status)
+
+    def _update_status(self, lead_id: int, status: str) -> None:
+        self.db.execute(
+            "UPDATE leads SET status = ?, updated_at = ? WHERE id = ?", (status, time.time(), lead_id)
+        )
+        self._event(lead_id, "status", None, status)
 
     def get(self, lead_id: int) -> Lead:
         row = self.db.execute("SELECT * FROM leads WHERE id = ?", (lead_id,)).fetchone()

@@ -4,8 +4,9 @@ Three tasks run around the Call: the Twilio reader, the Realtime reader and a ti
 them the application task. After each input, what the Call produced is written first, in order,
 through one writer lock (nothing sent after a `clear` can overtake it); its events then go to the
 application task, which never runs inside a reader: a slow lead write delays no audio. The
-application's lead writes run on the store's writer thread and complete before the commands that
-follow them (a tool's output) are applied.
+application's lead writes run on the store's writer thread, in order, and complete before the commands
+that follow them (a tool's output) are applied, unless the database keeps them waiting longer than
+WRITE_WAIT_SECONDS (another process holds its lock): then the call goes on and they land later.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ def private(line: Log) -> str:
     return replace(line, text=f"({len(line.text)} characters; --log-transcripts yes shows them)").message
 
 
+WRITE_WAIT_SECONDS = 0.5  # how long a tool's output waits for its lead write before going out anyway
 APP_DRAIN_SECONDS = 10.0  # at the end of a call, how long its last lead writes may take
 
 OUTCOMES = {
@@ -250,19 +252,32 @@ class CallSession:
     # -- the application ----------------------------------------------------------------------------------
     async def _application(self) -> None:
         loop = asyncio.get_running_loop()
+        writes: list[asyncio.Future[None]] = []
         while (event := await self._events.get()) is not None:
             for item in self.app.handle(event):
                 if isinstance(item, Command):
                     self.call.apply(item, self.now())
                     await self.flush()
                     continue
+                write = loop.run_in_executor(self.writer, self.app.perform, item)
+                write.add_done_callback(functools.partial(self._write_done, type(item).__name__))
+                writes.append(write)
                 try:
-                    await loop.run_in_executor(self.writer, self.app.perform, item)
-                except Exception as exc:  # a store failure is logged, never the end of a call
-                    self.app_errors += 1
-                    log.error(  # the write's values are personal: its kind only
-                        "[%s] application write %s failed: %r", self.call.call_sid, type(item).__name__, exc
+                    await asyncio.wait_for(asyncio.shield(write), WRITE_WAIT_SECONDS * self.time_scale)
+                except TimeoutError:
+                    log.warning(
+                        "[%s] a lead write waits on the database; the call goes on", self.call.call_sid
                     )
+                except Exception:  # counted and logged by _write_done
+                    pass
+        await asyncio.gather(*writes, return_exceptions=True)
+
+    def _write_done(self, kind: str, write: asyncio.Future[None]) -> None:
+        """A store failure is logged, never the end of a call (the values are personal: the kind only)."""
+        if write.cancelled() or write.exception() is None:
+            return
+        self.app_errors += 1
+        log.error("[%s] application write %s failed: %r", self.call.call_sid, kind, write.exception())
 
     # -- the writer ---------------------------------------------------------------------------------------
     async def flush(self) -> list[Event]:
