@@ -45,6 +45,7 @@ from bridge.core.events import (
     EndReason,
     Event,
     FunctionCalled,
+    WrapUpStarted,
 )
 from bridge.core.inbound import CallerAudio, silence_payload
 from bridge.core.interruption import Interruption, Verdict
@@ -104,6 +105,7 @@ class Call:
         self._held_realtime: list[str] = []  # control messages raised before the session was up
         self._events: list[Event] = []
         self._t0 = self._now = self._summary_at = now_ms
+        self._wrap_up_at: float | None = None  # when the model is asked to close (the session cap nears)
         self._summary_counts = (0, 0)
 
     # -- the adapter's side ----------------------------------------------------------------------------
@@ -156,6 +158,7 @@ class Call:
             )
         )
         self.session_sent = True
+        self._wrap_up_at = now_ms + c.session_cap_ms - c.wrap_up_ms
         for text in self._held_realtime:
             self._actions.append(SendRealtime(text))
         self._held_realtime.clear()
@@ -220,8 +223,21 @@ class Call:
         elif self.state.cancel_ended(None, now_ms, limit):
             self._pay_owed_response()  # the cancelled response's done never came
         self._pump()
+        if self._wrap_up_at is not None and now_ms >= self._wrap_up_at:
+            self._wrap_up()
         if now_ms - self._summary_at >= self.config.gate_summary_ms:
             self._gate_summary()
+
+    def _wrap_up(self) -> None:
+        """Before the session cap: the model closes the call (summary, callback promise, goodbye), then
+        the bridge hangs up once that reply has played. If the caller talks over it, the cap ends the call."""
+        self._wrap_up_at = None
+        c = self.config
+        remaining = c.wrap_up_ms
+        self._log(INFO, "SESSION CAP", f"the Realtime session ends in {remaining / 1000:.0f} s: wrapping up")
+        self._events.append(WrapUpStarted(remaining))
+        self.state.arm_hangup(next_reply=True)  # the wrap-up's own reply, not the one playing now
+        self.add_note(c.wrap_up_note, respond=True)
 
     def apply(self, command: Command, now_ms: float | None = None) -> None:
         """Carry out one command of the application, through the call's guards."""
@@ -553,6 +569,8 @@ class Call:
         errors[event.code] = errors.get(event.code, 0) + 1
         if event.code == "response_cancel_not_active":
             self._log(INFO, "CANCEL", "the server had already ended that response (not a failure)")
+        elif event.code == "session_expired":  # the socket closes next: the model is gone
+            self.end(EndReason.SESSION_EXPIRED, event.message)
         else:
             self._log(WARNING, "REALTIME ERROR", f"{event.code}: {event.message}")
 

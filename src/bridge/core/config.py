@@ -76,6 +76,12 @@ class CallConfig:
     max_early_audio_frames: int = 100  # caller frames held until the Realtime session is up
     server_answer_wait_ms: int = 3000  # after a caller's turn, how long the server may take to answer
     local: LocalDetection = field(default_factory=LocalDetection)
+    # OpenAI ends a Realtime session at 60 minutes; this long before, the model is asked to wrap up
+    session_cap_ms: int = 3_600_000
+    wrap_up_ms: int = 120_000
+    wrap_up_note: str = (
+        "השיחה מגיעה למגבלת הזמן שלה. סכמי בקצרה את הפרטים שנאספו, אמרי ללקוח שנציג יחזור אליו, ונפרדי לשלום."
+    )
 
     def turn_detection(self, *, patient: bool = False) -> dict[str, Any]:
         return {

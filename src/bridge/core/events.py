@@ -21,6 +21,7 @@ class EndReason(StrEnum):
     BAD_STREAM_TOKEN = "stream token missing or wrong"
     REALTIME_FAILED = "realtime connection failed"
     REALTIME_LOST = "realtime connection lost"
+    SESSION_EXPIRED = "realtime session expired"
     SHUTDOWN = "server shutting down"
     INTERNAL_ERROR = "internal error"
 
@@ -89,6 +90,13 @@ class AssistantResumed:
 
 
 @dataclass(frozen=True, slots=True)
+class WrapUpStarted:
+    """The Realtime session nears its cap: the model was asked to close the call politely."""
+
+    remaining_ms: float
+
+
+@dataclass(frozen=True, slots=True)
 class ConversationIdle:
     """No response is active, requested or awaited, and no AI audio plays."""
 
@@ -114,5 +122,6 @@ Event = (
     | AssistantPaused
     | AssistantResumed
     | ConversationIdle
+    | WrapUpStarted
     | CallEnded
 )

@@ -223,8 +223,9 @@ class TurnState:
         return False
 
     # -- the hang-up ---------------------------------------------------------------------------------------
-    def arm_hangup(self) -> None:
-        event = "arm_now" if self.assistant is Assistant.RESPONDING else "arm"
+    def arm_hangup(self, *, next_reply: bool = False) -> None:
+        """Hang up after the reply now playing, or (next_reply, or none playing) after the next one."""
+        event = "arm_now" if self.assistant is Assistant.RESPONDING and not next_reply else "arm"
         self.hangup = _move(HANGUP_MOVES, self.hangup, event)  # type: ignore[assignment]
 
     def _assistant(self, event: str) -> None:

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from bridge.server.settings import Settings
 
 log = logging.getLogger("fastgate.bridge")
-MODEL_GONE = (EndReason.REALTIME_FAILED, EndReason.REALTIME_LOST)
+MODEL_GONE = (EndReason.REALTIME_FAILED, EndReason.REALTIME_LOST, EndReason.SESSION_EXPIRED)
 SHIPPED_PROMPT = Path(__file__).parent / "audio" / "realtime_unavailable_he.ulaw"
 
 
@@ -71,6 +71,7 @@ OUTCOMES = {
     EndReason.GOODBYE_PLAYED: "completed",
     EndReason.REALTIME_FAILED: "realtime_failure",
     EndReason.REALTIME_LOST: "realtime_failure",
+    EndReason.SESSION_EXPIRED: "session_expired",
     EndReason.SHUTDOWN: "shutdown",
 }
 

@@ -153,6 +153,20 @@ SERVE_OPTIONS = (
         "comma-separated words that never interrupt on their own (anything with 'לא' always does)",
         lambda text: tuple(w.strip() for w in text.split(",") if w.strip()),
     ),
+    Option(
+        "--session-cap-ms",
+        "call.session_cap_ms",
+        ("FASTGATE_SESSION_CAP_MS",),
+        "how long the Realtime API keeps a session (OpenAI: 60 minutes)",
+        int,
+    ),
+    Option(
+        "--wrap-up-ms",
+        "call.wrap_up_ms",
+        ("FASTGATE_WRAP_UP_MS",),
+        "this long before the session cap, the model is asked to close the call; the bridge hangs up after",
+        int,
+    ),
     Option("--profile", "profile_path", ("FASTGATE_PROFILE",), "business profile TOML"),
     Option("--db", "db_path", ("FASTGATE_DB",), "SQLite file for leads"),
     Option(

@@ -17,6 +17,7 @@ import itertools
 import json
 import logging
 import secrets
+import time
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
@@ -199,6 +200,8 @@ class _Connection:
         self.after_tools: Reply | None = None  # a reply whose tool calls went out, its words still due
         self.unstarted: Reply | None = None  # cancelled before any output: the next response plays it
         self.replay_unstarted = rt.replay_unstarted if rt else True
+        self.max_session_ms = (rt.max_session_s if rt else 3600.0) * 1000.0
+        self.network_ms = rt.network_ms if rt else 0
         self.last_item_id: str | None = None
         self.pending_user_item: str | None = None
         self.vad: ServerVad | None = None
@@ -264,19 +267,30 @@ class _Connection:
         )
 
     async def run(self) -> None:
-        await self.send({"type": "session.created", "session": self.s.config})
+        expires_at = int(time.time() + self.max_session_ms * self.s.clock.time_scale / 1000.0)
+        await self.send({"type": "session.created", "session": {**self.s.config, "expires_at": expires_at}})
+        cap = asyncio.create_task(self._expire())
         try:
             async for raw in self.ws:
                 await self.inbound.put(raw)
         except ConnectionClosed:
             pass
         finally:
+            cap.cancel()
             if self.active and self.active.task:
                 self.active.task.cancel()
             for line in (self.inbound, self.outbound, self.vad_reports):
                 await line.close()
             self.s.closed_at = self.s.clock.now_ms()
             self.s.closed.set()
+
+    async def _expire(self) -> None:
+        """The session cap, as OpenAI enforces it: an error naming the limit, then the socket closes."""
+        await self.s.clock.sleep_ms(self.max_session_ms)
+        minutes = f"{self.max_session_ms / 60000:g}"
+        await self.error("session_expired", f"Your session hit the maximum duration of {minutes} minutes.")
+        await self.s.clock.sleep_ms(self.network_ms + 20)  # the error is on the wire before the close
+        await self.ws.close(1000, "session expired")
 
     async def dispatch(self, raw: str | bytes) -> None:
         try:

@@ -75,6 +75,8 @@ class RealtimeSettings:
     # A reply whose response was cancelled before any output is played by the next response instead;
     # false where the script means "the model moved on" (its next reply answers the new words).
     replay_unstarted: bool = True
+    # OpenAI ends a session at 60 minutes: an `error` (code session_expired), then the socket closes
+    max_session_s: float = 3600.0
 
 
 @dataclass(frozen=True)
