@@ -68,12 +68,7 @@ def command(kind: str, port: int, realtime: str, tmp: Path) -> list[str]:
             str(tmp / "d.db"),
             "--no-intake",
         ]
-    return [
-        sys.executable,
-        str(Path(__file__).parent.parent / "tests" / "tutorial_relay.py"),
-        str(port),
-        realtime,
-    ]
+    return [sys.executable, "-m", "bridge.load.tutorial_relay", str(port), realtime]
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads CPU time from /proc")

@@ -11,11 +11,11 @@ import asyncio
 
 from websockets.asyncio.server import serve
 
+from bridge.load.tutorial_relay import TutorialRelay
 from bridge.sim.realtime_server import RealtimeSimulator
 from bridge.sim.scenario import load_scenario
 from bridge.sim.simulation import run_simulation
 from bridge.sim.twilio_caller import CallerRecord, TwilioCaller
-from tutorial_relay import TutorialRelay
 
 KEY = "k"
 

@@ -11,9 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-TESTS = Path(__file__).parent
 OURS = "{python} -m bridge.cli serve --host {host} --port {port} --realtime-url {rt_url} --no-intake"
-TUTORIAL = "{python} " + str(TESTS / "tutorial_relay.py") + " {port} {rt_url}"
+TUTORIAL = "{python} -m bridge.load.tutorial_relay {port} {rt_url}"
 
 
 def check(*args: str) -> subprocess.CompletedProcess[str]:

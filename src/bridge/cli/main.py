@@ -1,4 +1,4 @@
-"""fastgate-bridge: serve | simulate | check | sim realtime | sim caller | leads | scenarios."""
+"""fastgate-bridge: serve | simulate | check | loadtest | sim realtime | sim caller | leads | scenarios."""
 
 from __future__ import annotations
 
@@ -114,8 +114,10 @@ def parser() -> argparse.ArgumentParser:
     _add_sim(sub)
     _add_leads(sub)
     from bridge.cli.check import add_check
+    from bridge.cli.loadtest import add_loadtest
 
     add_check(sub)
+    add_loadtest(sub)
     sub.add_parser("scenarios", help="list the shipped scenarios")
     for command in sub.choices.values():
         _accept_log_level(command)
@@ -183,6 +185,11 @@ def _main(args: argparse.Namespace) -> int:
 
         _quiet_libraries()  # the grades are printed below
         return run(check(args))
+    if args.command == "loadtest":
+        from bridge.cli.loadtest import loadtest
+
+        _quiet_libraries()
+        return loadtest(args)
     if args.command == "leads":
         from bridge.cli.leads import show_leads
 

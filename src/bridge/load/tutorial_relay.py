@@ -1,6 +1,6 @@
-"""The tutorial bridge pattern as a server process: the baseline for the density benchmark.
+"""The tutorial bridge pattern as a server process: the baseline of `loadtest` and the density benchmark.
 
-`python benchmarks/tutorial_relay.py PORT REALTIME_BASE_URL` serves /media-stream like the official
+`python -m bridge.load.tutorial_relay PORT REALTIME_BASE_URL` serves /media-stream like the official
 Twilio + Realtime samples: every message parsed with json, every delta forwarded, clear and a
 clock-estimated truncate on speech_started, no response.cancel, no gate.
 """

@@ -1,0 +1,301 @@
+"""The load test: a server under test in its own process, ramped through steps of concurrent calls.
+
+Each step opens N lean callers against the server (which talks to one lean Realtime peer), lets
+them settle, measures for a window, then hangs them all up. The server is pinned to one core and
+the load generator to another where the OS allows, so the figures are the server's own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import random
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+from typing import Any, TypeVar
+
+from bridge.load.lean_caller import LeanCaller, Metronome, speech_frames
+from bridge.load.lean_realtime import LeanRealtime
+from bridge.load.measure import Step, cpu_seconds, latencies, ms, open_fds, rss_kib
+
+T = TypeVar("T")
+CYCLE_MS = 9000  # each caller interrupts the AI once per cycle (the issue's measurement)
+SPEAK_AT_MS = 6000
+SPEECH_MS = 1500
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    steps: tuple[int, ...] = (25, 50, 100, 150, 200)
+    window_s: float = 15.0  # measured per step, after the calls settle
+    settle_s: float = 2.0
+    pin: bool = True
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def server_command(kind: str, port: int, realtime_url: str, db: str) -> list[str]:
+    if kind == "tutorial":
+        return [sys.executable, "-m", "bridge.load.tutorial_relay", str(port), realtime_url]
+    return [
+        sys.executable, "-m", "bridge.cli", "--log-level", "WARNING", "serve",
+        "--host", "127.0.0.1", "--port", str(port), "--realtime-url", realtime_url,
+        "--db", db, "--no-intake", "--max-calls", "100000",
+    ]  # fmt: skip
+
+
+def machine() -> dict[str, Any]:
+    try:
+        lines = Path("/proc/cpuinfo").read_text("utf-8").splitlines()
+    except OSError:
+        lines = []
+    model = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "")
+    return {
+        "cpu": model or platform.processor(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def _pin(pid: int, core: int) -> bool:
+    if not hasattr(os, "sched_setaffinity") or (os.cpu_count() or 1) < 2:
+        return False
+    os.sched_setaffinity(pid, {core})
+    return True
+
+
+def _wait_listening(proc: subprocess.Popen[bytes], port: int) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the server under test did not start (exit {proc.poll()})") from None
+            time.sleep(0.1)
+
+
+def voices() -> tuple[bytes, list[str]]:
+    audio = files("bridge.sim") / "audio"
+    ai = (audio / "ai_readback.ulaw").read_bytes()
+    caller = (audio / "caller_no_city.ulaw").read_bytes()[: SPEECH_MS * 8]
+    return ai, speech_frames(caller)
+
+
+async def run_server(
+    kind: str, plan: LoadPlan, workdir: str, progress: Callable[[str], None] = lambda _: None
+) -> dict[str, Any]:
+    """Every step of the plan against one server ("fastgate" or "tutorial"); stops early once it fails."""
+    ai, speech = voices()
+    peer = LeanRealtime(ai)
+    await peer.start()
+    port = free_port()
+    proc = subprocess.Popen(
+        server_command(kind, port, peer.base_url, os.path.join(workdir, f"{kind}.db")),
+        env={**os.environ, "OPENAI_API_KEY": "k"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    pinned = plan.pin and _pin(proc.pid, 0) and _pin(0, 1)
+    steps: list[dict[str, Any]] = []
+    try:
+        _wait_listening(proc, port)
+        idle_rss = rss_kib(proc.pid)
+        for n in plan.steps:
+            step = await _step(
+                n, plan, f"ws://127.0.0.1:{port}/media-stream", peer, speech, proc.pid, idle_rss
+            )
+            steps.append(step.as_dict())
+            progress(_summary(kind, step))
+            if _failed(step):
+                break
+            idle_rss = rss_kib(proc.pid)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        await peer.stop()
+    return {"server": kind, "pinned": pinned, "steps": steps}
+
+
+async def _step(
+    n: int, plan: LoadPlan, url: str, peer: LeanRealtime, speech: list[str], pid: int, idle_rss: int
+) -> Step:
+    rng = random.Random(n)
+    callers = [
+        LeanCaller(
+            i,
+            url,
+            speech,
+            cycle_ms=CYCLE_MS,
+            speak_at_ms=SPEAK_AT_MS,
+            phase_ms=rng.randrange(0, CYCLE_MS, 20),
+        )
+        for i in range(n)
+    ]
+    for i in range(0, n, 25):  # open in small batches, as calls arrive
+        await asyncio.gather(*(c.open() for c in callers[i : i + 25]))
+    metronome = Metronome(callers)
+    metronome.start()
+    try:
+        await asyncio.sleep(plan.settle_s)
+        metronome.lag = 0.0
+        since, cpu0 = time.perf_counter(), cpu_seconds(pid)
+        await asyncio.sleep(plan.window_s)
+        until, cpu1 = time.perf_counter(), cpu_seconds(pid)
+        rss, fds = rss_kib(pid), open_fds(pid)
+        held = sum(not c.closed for c in callers)
+    finally:
+        await metronome.stop()
+    await asyncio.sleep(0.5)  # the last frames reach the peer
+    await asyncio.gather(*(c.close() for c in callers), return_exceptions=True)
+    await asyncio.sleep(1.0)  # the server lets the calls go
+    forward, outbound, reaction, onset_clear, sent, lost, barge_ins, missed = latencies(
+        callers, peer.connections, since, until
+    )
+    wall = until - since
+    return Step(
+        calls=n,
+        calls_held=held,
+        seconds=round(wall, 2),
+        cpu_percent=round((cpu1 - cpu0) / wall * 100, 1),
+        cpu_ms_per_call_second=round((cpu1 - cpu0) * 1000 / (wall * n), 3),
+        rss_mib=round(rss / 1024, 1),
+        rss_kib_per_call=round((rss - idle_rss) / n, 1),
+        open_fds=fds,
+        forward_ms=ms(forward),
+        outbound_ms=ms(outbound),
+        reaction_ms=ms(reaction),
+        onset_to_clear_ms=ms(onset_clear),
+        barge_ins=barge_ins,
+        barge_ins_missed=missed,
+        frames_sent=sent,
+        frames_lost=lost,
+        generator_lag_ms=round(metronome.lag * 1000, 1),
+    )
+
+
+def _failed(step: Step) -> bool:
+    p99 = step.forward_ms["p99"]
+    return step.cpu_percent > 97 or (p99 is not None and p99 > 200) or step.calls_held < step.calls
+
+
+def _summary(kind: str, s: Step) -> str:
+    return (
+        f"{kind:9} {s.calls:5} calls  CPU {s.cpu_percent:5.1f} %  {s.cpu_ms_per_call_second:6.2f} ms/call-s  "
+        f"RSS {s.rss_mib:6.1f} MiB ({s.rss_kib_per_call:6.1f} KiB/call)  "
+        f"forward p99 {s.forward_ms['p99']} ms  barge-in p99 {s.reaction_ms['p99']} ms  "
+        f"lost {s.frames_lost}  lag {s.generator_lag_ms} ms"
+    )
+
+
+def headline(result: dict[str, Any], forward_ms: float = 10.0, reaction_ms: float = 5.0) -> int:
+    """The most calls a step held with p99 forward and barge-in reaction within bounds and no frame lost."""
+    best = 0
+    for s in result["steps"]:
+        fwd, react = s["forward_ms"]["p99"], s["reaction_ms"]["p99"]
+        ok = (
+            s["calls_held"] == s["calls"]
+            and s["frames_lost"] == 0
+            and s["barge_ins_missed"] == 0
+            and fwd is not None
+            and fwd <= forward_ms
+            and (react is None or react <= reaction_ms)
+        )
+        if ok:
+            best = max(best, s["calls"])
+    return best
+
+
+def at_calls(result: dict[str, Any], calls: int) -> dict[str, Any] | None:
+    return next((s for s in result["steps"] if s["calls"] == calls), None)
+
+
+def run_loop(main: Coroutine[Any, Any, T]) -> T:
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)
+
+
+def run_sync(
+    kinds: tuple[str, ...], plan: LoadPlan, workdir: str, progress: Callable[[str], None]
+) -> dict[str, Any]:
+    results = [run_loop(run_server(kind, plan, workdir, progress)) for kind in kinds]
+    return {
+        "machine": machine(),
+        "plan": {"steps": list(plan.steps), "window_s": plan.window_s, "cycle_ms": CYCLE_MS},
+        "results": results,
+        "headline": {r["server"]: headline(r) for r in results},
+    }
+
+
+async def soak(
+    kind: str, calls: int, minutes: float, round_s: float, workdir: str, progress: Callable[[str], None]
+) -> dict[str, Any]:
+    """Rounds of `calls` fresh calls for `minutes`: does memory grow, do descriptors leak, is a frame lost?"""
+    ai, speech = voices()
+    peer = LeanRealtime(ai)
+    await peer.start()
+    port = free_port()
+    proc = subprocess.Popen(
+        server_command(kind, port, peer.base_url, os.path.join(workdir, f"{kind}-soak.db")),
+        env={**os.environ, "OPENAI_API_KEY": "k"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    _pin(proc.pid, 0) and _pin(0, 1)
+    plan = LoadPlan(window_s=round_s)
+    rounds: list[dict[str, Any]] = []
+    try:
+        _wait_listening(proc, port)
+        idle_fds, idle_rss = open_fds(proc.pid), rss_kib(proc.pid)
+        deadline = time.monotonic() + minutes * 60
+        while time.monotonic() < deadline:
+            step = await _step(
+                calls, plan, f"ws://127.0.0.1:{port}/media-stream", peer, speech, proc.pid, idle_rss
+            )
+            round_ = {
+                **step.as_dict(),
+                "idle_fds_after": open_fds(proc.pid),
+                "at_s": round(time.monotonic() - deadline + minutes * 60),
+            }
+            rounds.append(round_)
+            progress(f"soak round {len(rounds)}: {_summary(kind, step)}  idle fds {round_['idle_fds_after']}")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        await peer.stop()
+    first, last = rounds[0], rounds[-1]
+    return {
+        "server": kind,
+        "calls": calls,
+        "minutes": minutes,
+        "rounds": rounds,
+        "idle_fds_before": idle_fds,
+        "rss_growth_percent": round((last["rss_mib"] - first["rss_mib"]) / first["rss_mib"] * 100, 2),
+        "idle_fds_first_last": [first["idle_fds_after"], last["idle_fds_after"]],
+        "frames_lost": sum(r["frames_lost"] for r in rounds),
+        "frames_sent": sum(r["frames_sent"] for r in rounds),
+        "calls_dropped": sum(r["calls"] - r["calls_held"] for r in rounds),
+        "machine": machine(),
+    }

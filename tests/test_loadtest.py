@@ -1,0 +1,52 @@
+"""`fastgate-bridge loadtest` from the command line, short: both servers measured in one run, the JSON
+and the chart written, and the soak mode's report."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def loadtest(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bridge.cli", "loadtest", *args], capture_output=True, text=True, timeout=300
+    )
+
+
+def test_a_short_ramp_measures_fastgate_and_the_tutorial_relay_in_one_run(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    done = loadtest("--steps", "4,8", "--window", "10", "--out-dir", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    result = json.loads((tmp_path / "loadtest.json").read_text())
+    assert (tmp_path / "loadtest.png").stat().st_size > 10_000
+    assert [r["server"] for r in result["results"]] == ["tutorial", "fastgate"]
+    assert result["machine"]["cores"] and "ratio" in done.stdout
+    for series in result["results"]:
+        for step in series["steps"]:
+            assert step["calls_held"] == step["calls"] and step["frames_lost"] == 0
+            assert (
+                step["frames_sent"] > step["calls"] * 10 / 0.02 * 0.9
+            )  # every caller's frames, all appended
+            assert step["forward_ms"]["p99"] is not None and step["cpu_ms_per_call_second"] > 0
+    ours = result["results"][1]["steps"][-1]
+    assert ours["barge_ins"] >= 4 and ours["barge_ins_missed"] == 0  # each caller interrupted the AI
+    assert ours["onset_to_clear_ms"]["p99"] < 200  # the pause on the bridge's own hearing
+
+
+def test_the_soak_mode_reports_memory_descriptors_and_frames(tmp_path: Path) -> None:
+    done = loadtest("--soak-minutes", "0.25", "--calls", "4", "--out-dir", str(tmp_path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    soak = json.loads((tmp_path / "soak.json").read_text())
+    assert len(soak["rounds"]) >= 3 and soak["frames_lost"] == 0 and soak["calls_dropped"] == 0
+    assert isinstance(soak["rss_growth_percent"], float)
+    first, last = soak["idle_fds_first_last"]
+    assert last <= first + 2  # no socket left behind by the calls that ended
+
+
+def test_bad_steps_are_a_usage_error() -> None:
+    done = loadtest("--steps", "ten")
+    assert done.returncode == 2 and "comma-separated numbers of calls" in done.stderr
