@@ -10,7 +10,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bridge.intake.store import Lead, LeadStore
+from bridge.intake.store import Lead, open_store
 
 COLUMNS = (
     "id",
@@ -58,10 +58,11 @@ def render(leads: list[Lead], fmt: str) -> str:
 
 
 def show_leads(args: argparse.Namespace) -> int:
-    if not Path(args.db).exists():
+    postgres = args.db.startswith(("postgresql://", "postgres://"))
+    if not postgres and not Path(args.db).exists():
         print(f"no lead database at {args.db}", file=sys.stderr)
         return 1
-    store = LeadStore(args.db)
+    store = open_store(args.db)
     try:
         text = render(store.leads(args.status), args.format)
     finally:

@@ -66,7 +66,9 @@ def loadtest(args: argparse.Namespace) -> int:
             print(
                 f"soak: {result['calls']} calls × {len(result['rounds'])} rounds "
                 f"in {result['minutes']:g} min: "
-                f"RSS growth {result['rss_growth_percent']} %, idle fds {result['idle_fds_first_last']}, "
+                f"RSS growth {result['rss_growth_percent']} % after the first minute "
+                f"({result['rss_growth_from_first_round_percent']} % from the first round), "
+                f"idle fds {result['idle_fds_first_last']}, "
                 f"frames lost {result['frames_lost']} of {result['frames_sent']}, calls dropped "
                 f"{result['calls_dropped']} → {path}"
             )

@@ -148,6 +148,11 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError, sqlite3.Error) as exc:
         print(f"fastgate-bridge {args.command}: {_explain(exc, args)} (--debug shows where)", file=sys.stderr)
         return 2
+    except Exception as exc:
+        if not type(exc).__module__.startswith("psycopg"):  # PostgreSQL refused or unreachable
+            raise
+        print(f"fastgate-bridge {args.command}: PostgreSQL: {exc} (--debug shows where)", file=sys.stderr)
+        return 2
 
 
 def _explain(exc: BaseException, args: argparse.Namespace) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +17,7 @@ from bridge.core.commands import AddNote, HangUpAfterReply, Patience, SendFuncti
 from bridge.core.events import BargeInStarted, CallEnded, CallerTranscript, CallStarted, Event, FunctionCalled
 from bridge.intake.confirmation import LeadState, Outcome, Phase
 from bridge.intake.profile import BusinessProfile
-from bridge.intake.store import LeadStore, locked
+from bridge.intake.store import LeadStore
 
 log = logging.getLogger("fastgate.leads")
 
@@ -149,8 +148,8 @@ class LeadIntake:
                 except ValueError as exc:
                     log.error("[%s] %s", self.call_sid, exc)
             self._write(store, write)  # the store waits out a lock for a while itself
-        except sqlite3.OperationalError as exc:
-            if not locked(exc):
+        except Exception as exc:
+            if not store.retryable(exc):
                 raise
             store.spill(self._spill_record(write))
             log.warning(

@@ -8,9 +8,11 @@ never lost to a lock.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import re
 import sqlite3
 import time
 from collections.abc import Callable
@@ -71,18 +73,30 @@ class LeadStore:
         self.path = str(path)
         self.spill_path = Path(self.path + ".pending")
         self.retry_seconds = retry_seconds
-        self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self.db.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
-        self.retrying(self.db.execute, "PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")  # with WAL: a committed change survives a crash
-        self.retrying(self.db.executescript, SCHEMA)
+        self.busy_ms = busy_ms
+        self.db: Any = None
+        self._connect()
         try:
             self.replay_spilled()
-        except sqlite3.OperationalError as exc:  # still locked: the next write tries again
-            if not locked(exc):
-                raise
         except ValueError as exc:
             log.error("leads: %s", exc)
+        except Exception as exc:  # still locked or unreachable: the next write tries again
+            if not self.retryable(exc):
+                raise
+
+    def _connect(self) -> None:
+        self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._x(f"PRAGMA busy_timeout={int(self.busy_ms)}")
+        self.retrying(self.db.execute, "PRAGMA journal_mode=WAL")
+        self._x("PRAGMA synchronous=NORMAL")  # with WAL: a committed change survives a crash
+        self.retrying(self.db.executescript, SCHEMA)
+
+    def _x(self, query: str, params: tuple[Any, ...] = ()) -> Any:
+        return self.db.execute(query, params)
+
+    def retryable(self, exc: BaseException) -> bool:
+        """Worth another try later: another process holds the lock."""
+        return isinstance(exc, sqlite3.OperationalError) and locked(exc)
 
     def close(self) -> None:
         self.db.close()
@@ -93,11 +107,15 @@ class LeadStore:
         while True:
             try:
                 return write(*args)
-            except sqlite3.OperationalError as exc:
-                if not locked(exc) or time.monotonic() + pause > deadline:
+            except Exception as exc:
+                if not self.retryable(exc) or time.monotonic() + pause > deadline:
                     raise
+                self._recover()
             time.sleep(pause)
             pause = min(pause * 2, 1.0)
+
+    def _recover(self) -> None:
+        """Before another try (a lost PostgreSQL connection is opened again)."""
 
     # -- the spill file: writes that could not land, replayed in order ---------------------------------------
     def spill(self, record: dict[str, Any]) -> None:
@@ -139,7 +157,7 @@ class LeadStore:
             self._update_status(lead_id, r["status"])
 
     def lead_for_call(self, call_sid: str) -> int | None:
-        row = self.db.execute("SELECT max(id) FROM leads WHERE call_sid = ?", (call_sid,)).fetchone()
+        row = self._x("SELECT max(id) FROM leads WHERE call_sid = ?", (call_sid,)).fetchone()
         return row[0] if row else None
 
     # -- writes ---------------------------------------------------------------------------------------------
@@ -152,14 +170,14 @@ class LeadStore:
 
     def _insert_lead(self, call_sid: str, caller_id: str | None, business: str | None) -> int:
         now = time.time()
-        cur = self.db.execute(
+        row = self._x(
             "INSERT INTO leads (call_sid, caller_id, business, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?) RETURNING id",
             (call_sid, caller_id, business, now, now),
-        )
-        assert cur.lastrowid is not None
-        self._event(cur.lastrowid, "start", None, caller_id)
-        return cur.lastrowid
+        ).fetchone()
+        lead_id = int(row[0])
+        self._event(lead_id, "start", None, caller_id)
+        return lead_id
 
     def set_field(self, lead_id: int, name: str, value: str | None, confirmed: bool) -> None:
         self.retrying(self._in_tx, self._update_field, lead_id, name, value, confirmed)
@@ -172,7 +190,7 @@ class LeadStore:
             fields[name] = value
         done = sorted((set(done) | {name}) if confirmed else (set(done) - {name}))
         status = "partial"
-        self.db.execute(
+        self._x(
             "UPDATE leads SET fields = ?, confirmed = ?, status = ?, updated_at = ? WHERE id = ?",
             (json.dumps(fields, ensure_ascii=False), json.dumps(done), status, time.time(), lead_id),
         )
@@ -182,51 +200,49 @@ class LeadStore:
         self.retrying(self._in_tx, self._update_status, lead_id, status)
 
     def _update_status(self, lead_id: int, status: str) -> None:
-        self.db.execute(
-            "UPDATE leads SET status = ?, updated_at = ? WHERE id = ?", (status, time.time(), lead_id)
-        )
+        self._x("UPDATE leads SET status = ?, updated_at = ? WHERE id = ?", (status, time.time(), lead_id))
         self._event(lead_id, "status", None, status)
 
     def get(self, lead_id: int) -> Lead:
-        row = self.db.execute("SELECT * FROM leads WHERE id = ?", (lead_id,)).fetchone()
+        row = self._x("SELECT * FROM leads WHERE id = ?", (lead_id,)).fetchone()
         return _lead(row)
 
     def leads(self, status: str | None = None) -> list[Lead]:
         query = "SELECT * FROM leads" + (" WHERE status = ?" if status else "") + " ORDER BY id"
-        return [_lead(r) for r in self.db.execute(query, (status,) if status else ())]
+        return [_lead(r) for r in self._x(query, (status,) if status else ())]
 
     def events(self, lead_id: int) -> list[tuple[str, str | None, str | None]]:
         return list(
-            self.db.execute(
-                "SELECT kind, field, value FROM lead_events WHERE lead_id = ? ORDER BY id", (lead_id,)
-            )
+            self._x("SELECT kind, field, value FROM lead_events WHERE lead_id = ? ORDER BY id", (lead_id,))
         )
 
     def _load(self, lead_id: int) -> tuple[dict[str, str], list[str]]:
-        row = self.db.execute("SELECT fields, confirmed FROM leads WHERE id = ?", (lead_id,)).fetchone()
+        row = self._x("SELECT fields, confirmed FROM leads WHERE id = ?", (lead_id,)).fetchone()
         if row is None:
             raise KeyError(f"no lead {lead_id}")
         return json.loads(row[0]), json.loads(row[1])
 
     def _event(self, lead_id: int, kind: str, name: str | None, value: str | None) -> None:
-        self.db.execute(
+        self._x(
             "INSERT INTO lead_events (lead_id, at, kind, field, value) VALUES (?, ?, ?, ?, ?)",
             (lead_id, time.time(), kind, name, value),
         )
 
     def _tx(self) -> _Transaction:
-        return _Transaction(self.db)
+        return _Transaction(self, self.BEGIN)
+
+    BEGIN = "BEGIN IMMEDIATE"  # SQLite: take the write lock now, not halfway through
 
 
 class _Transaction:
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self.db = db
+    def __init__(self, store: LeadStore, begin: str) -> None:
+        self.store, self.begin = store, begin
 
     def __enter__(self) -> None:
-        self.db.execute("BEGIN IMMEDIATE")
+        self.store._x(self.begin)
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
-        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+        self.store._x("ROLLBACK" if exc_type else "COMMIT")
 
 
 def _lead(row: tuple[Any, ...]) -> Lead:
@@ -241,3 +257,75 @@ def _lead(row: tuple[Any, ...]) -> Lead:
         created_at=row[7],
         updated_at=row[8],
     )
+
+
+PG_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS leads (
+    id BIGSERIAL PRIMARY KEY,
+    call_sid TEXT NOT NULL,
+    caller_id TEXT,
+    business TEXT,
+    status TEXT NOT NULL DEFAULT 'partial' CHECK (status IN ('partial', 'confirmed', 'abandoned')),
+    fields TEXT NOT NULL DEFAULT '{}',
+    confirmed TEXT NOT NULL DEFAULT '[]',
+    created_at DOUBLE PRECISION NOT NULL,
+    updated_at DOUBLE PRECISION NOT NULL
+)""",
+    """CREATE TABLE IF NOT EXISTS lead_events (
+    id BIGSERIAL PRIMARY KEY,
+    lead_id BIGINT NOT NULL REFERENCES leads(id),
+    at DOUBLE PRECISION NOT NULL,
+    kind TEXT NOT NULL,
+    field TEXT,
+    value TEXT
+)""",
+    "CREATE INDEX IF NOT EXISTS leads_status ON leads(status)",
+)
+
+
+class PgLeadStore(LeadStore):
+    """The same leads in PostgreSQL (psycopg 3), for several servers behind one number. A connection
+    that is lost or refused is retried like SQLite's lock, then writes spill beside the server's working
+    directory (`fastgate-leads-<db>.pending`) and are replayed in order."""
+
+    BEGIN = "BEGIN"
+
+    def __init__(self, url: str, *, retry_seconds: float = 30.0, busy_ms: int = 2000) -> None:
+        import psycopg
+
+        self._psycopg = psycopg
+        self.url = url
+        name = re.sub(r"[^A-Za-z0-9]+", "-", url.rsplit("/", 1)[-1].split("?")[0]) or "postgres"
+        super().__init__(f"fastgate-leads-{name}", retry_seconds=retry_seconds, busy_ms=busy_ms)
+
+    def _connect(self) -> None:
+        self.db = self._psycopg.connect(self.url, autocommit=True, connect_timeout=5)
+        self.db.execute(f"SET lock_timeout = {int(self.busy_ms)}")
+        self.db.execute("SELECT pg_advisory_lock(7317)")  # one schema creation at a time across servers
+        try:
+            for statement in PG_SCHEMA:
+                self.db.execute(statement)
+        finally:
+            self.db.execute("SELECT pg_advisory_unlock(7317)")
+
+    def _x(self, query: str, params: tuple[Any, ...] = ()) -> Any:
+        return self.db.execute(query.replace("?", "%s"), params)
+
+    def retryable(self, exc: BaseException) -> bool:
+        errors = self._psycopg.errors
+        return isinstance(exc, self._psycopg.OperationalError | errors.LockNotAvailable)
+
+    def _recover(self) -> None:
+        if self.db is None or self.db.closed or self.db.broken:
+            with contextlib.suppress(self._psycopg.OperationalError):  # still away: the next try says so
+                self._connect()
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def open_store(db: str, **options: Any) -> LeadStore:
+    """`postgresql://…` (or `postgres://…`): PostgreSQL; anything else: a SQLite file."""
+    if db.startswith(("postgresql://", "postgres://")):
+        return PgLeadStore(db, **options)
+    return LeadStore(db, **options)

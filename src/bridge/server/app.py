@@ -57,9 +57,9 @@ class BridgeServer:
             return cls(settings)
         from bridge.intake import intake_factory
         from bridge.intake.profile import load_profile
-        from bridge.intake.store import LeadStore
+        from bridge.intake.store import open_store
 
-        store = LeadStore(settings.db_path) if settings.db_path else None
+        store = open_store(settings.db_path) if settings.db_path else None
         server = cls(settings, app_factory=intake_factory(load_profile(settings.profile_path), store))
         server.closers.append(store.close if store else lambda: None)
         return server

@@ -168,7 +168,7 @@ SERVE_OPTIONS = (
         int,
     ),
     Option("--profile", "profile_path", ("FASTGATE_PROFILE",), "business profile TOML"),
-    Option("--db", "db_path", ("FASTGATE_DB",), "SQLite file for leads"),
+    Option("--db", "db_path", ("FASTGATE_DB",), "leads: a SQLite file, or a postgresql://user@host/db URL"),
     Option(
         "--drain-seconds",
         "drain_seconds",
