@@ -9,66 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from bridge.load.measure import cpu_seconds
+from bridge.load.run import free_port, server_command, wait_listening
 from bridge.sim.realtime_server import RealtimeSimulator
 from bridge.sim.scenario import load_scenario
 from bridge.sim.twilio_caller import TwilioCaller
 
 CALLS = int(os.environ.get("FASTGATE_DENSITY_CALLS", "6"))
 SCENARIO = "noise-only"  # a greeting over line noise: the steady state of a call, 50 frames/s each way
-TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 RESULTS: dict[str, float] = {}
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_listening(proc: subprocess.Popen[bytes], port: int) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            assert proc.poll() is None and time.monotonic() < deadline
-            time.sleep(0.1)
-
-
-def command(kind: str, port: int, realtime: str, tmp: Path) -> list[str]:
-    if kind == "fastgate":
-        return [
-            sys.executable,
-            "-m",
-            "bridge.cli",
-            "--log-level",
-            "WARNING",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--realtime-url",
-            realtime,
-            "--db",
-            str(tmp / "d.db"),
-            "--no-intake",
-        ]
-    return [sys.executable, "-m", "bridge.load.tutorial_relay", str(port), realtime]
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads CPU time from /proc")
@@ -80,7 +34,7 @@ def test_server_cpu_per_call_second(kind, tmp_path):
         async with RealtimeSimulator(scenario, api_key="k") as sim:
             port = free_port()
             proc = subprocess.Popen(
-                command(kind, port, sim.base_url, tmp_path),
+                server_command(kind, port, sim.base_url, str(tmp_path / "d.db")),
                 env={**os.environ, "OPENAI_API_KEY": "k"},
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,

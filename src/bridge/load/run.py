@@ -8,6 +8,7 @@ the load generator to another where the OS allows, so the figures are the server
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import platform
 import random
@@ -15,7 +16,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
@@ -76,7 +77,7 @@ def _pin(pid: int, core: int) -> bool:
     return True
 
 
-def _wait_listening(proc: subprocess.Popen[bytes], port: int) -> None:
+def wait_listening(proc: subprocess.Popen[bytes], port: int) -> None:
     deadline = time.monotonic() + 30
     while True:
         try:
@@ -95,10 +96,20 @@ def voices() -> tuple[bytes, list[str]]:
     return ai, speech_frames(caller)
 
 
-async def run_server(
-    kind: str, plan: LoadPlan, workdir: str, progress: Callable[[str], None] = lambda _: None
-) -> dict[str, Any]:
-    """Every step of the plan against one server ("fastgate" or "tutorial"); stops early once it fails."""
+@dataclass
+class UnderTest:
+    """The server process under test, the lean Realtime peer it talks to, and what the callers need."""
+
+    kind: str
+    proc: subprocess.Popen[bytes]
+    peer: LeanRealtime
+    url: str
+    speech: list[str]
+    pinned: bool
+
+
+@contextlib.asynccontextmanager
+async def server_under_test(kind: str, workdir: str, *, pin: bool = True) -> AsyncIterator[UnderTest]:
     ai, speech = voices()
     peer = LeanRealtime(ai)
     await peer.start()
@@ -109,20 +120,10 @@ async def run_server(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    pinned = plan.pin and _pin(proc.pid, 0) and _pin(0, 1)
-    steps: list[dict[str, Any]] = []
+    pinned = pin and _pin(proc.pid, 0) and _pin(0, 1)
     try:
-        _wait_listening(proc, port)
-        idle_rss = rss_kib(proc.pid)
-        for n in plan.steps:
-            step = await _step(
-                n, plan, f"ws://127.0.0.1:{port}/media-stream", peer, speech, proc.pid, idle_rss
-            )
-            steps.append(step.as_dict())
-            progress(_summary(kind, step))
-            if _failed(step):
-                break
-            idle_rss = rss_kib(proc.pid)
+        wait_listening(proc, port)
+        yield UnderTest(kind, proc, peer, f"ws://127.0.0.1:{port}/media-stream", speech, pinned)
     finally:
         proc.terminate()
         try:
@@ -130,12 +131,27 @@ async def run_server(
         except subprocess.TimeoutExpired:
             proc.kill()
         await peer.stop()
-    return {"server": kind, "pinned": pinned, "steps": steps}
 
 
-async def _step(
-    n: int, plan: LoadPlan, url: str, peer: LeanRealtime, speech: list[str], pid: int, idle_rss: int
-) -> Step:
+async def run_server(
+    kind: str, plan: LoadPlan, workdir: str, progress: Callable[[str], None] = lambda _: None
+) -> dict[str, Any]:
+    """Every step of the plan against one server ("fastgate" or "tutorial"); stops early once it fails."""
+    steps: list[dict[str, Any]] = []
+    async with server_under_test(kind, workdir, pin=plan.pin) as server:
+        idle_rss = rss_kib(server.proc.pid)
+        for n in plan.steps:
+            step = await _step(n, plan, server, idle_rss)
+            steps.append(step.as_dict())
+            progress(_summary(kind, step))
+            if _failed(step):
+                break
+            idle_rss = rss_kib(server.proc.pid)
+    return {"server": kind, "pinned": server.pinned, "steps": steps}
+
+
+async def _step(n: int, plan: LoadPlan, server: UnderTest, idle_rss: int) -> Step:
+    url, peer, speech, pid = server.url, server.peer, server.speech, server.proc.pid
     rng = random.Random(n)
     callers = [
         LeanCaller(
@@ -250,41 +266,21 @@ async def soak(
     kind: str, calls: int, minutes: float, round_s: float, workdir: str, progress: Callable[[str], None]
 ) -> dict[str, Any]:
     """Rounds of `calls` fresh calls for `minutes`: does memory grow, do descriptors leak, is a frame lost?"""
-    ai, speech = voices()
-    peer = LeanRealtime(ai)
-    await peer.start()
-    port = free_port()
-    proc = subprocess.Popen(
-        server_command(kind, port, peer.base_url, os.path.join(workdir, f"{kind}-soak.db")),
-        env={**os.environ, "OPENAI_API_KEY": "k"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    _pin(proc.pid, 0) and _pin(0, 1)
     plan = LoadPlan(window_s=round_s)
     rounds: list[dict[str, Any]] = []
-    try:
-        _wait_listening(proc, port)
-        idle_fds, idle_rss = open_fds(proc.pid), rss_kib(proc.pid)
-        deadline = time.monotonic() + minutes * 60
-        while time.monotonic() < deadline:
-            step = await _step(
-                calls, plan, f"ws://127.0.0.1:{port}/media-stream", peer, speech, proc.pid, idle_rss
-            )
+    async with server_under_test(kind, workdir) as server:
+        pid = server.proc.pid
+        idle_fds, idle_rss = open_fds(pid), rss_kib(pid)
+        began = time.monotonic()
+        while time.monotonic() < began + minutes * 60:
+            step = await _step(calls, plan, server, idle_rss)
             round_ = {
                 **step.as_dict(),
-                "idle_fds_after": open_fds(proc.pid),
-                "at_s": round(time.monotonic() - deadline + minutes * 60),
+                "idle_fds_after": open_fds(pid),
+                "at_s": round(time.monotonic() - began),
             }
             rounds.append(round_)
             progress(f"soak round {len(rounds)}: {_summary(kind, step)}  idle fds {round_['idle_fds_after']}")
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        await peer.stop()
     return {
         "server": kind,
         "calls": calls,
