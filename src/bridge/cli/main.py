@@ -138,6 +138,7 @@ def _accept_log_level(command: argparse.ArgumentParser) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # what a worker process is started with
     if args.debug:
         return _main(args)
     try:
@@ -179,7 +180,7 @@ def _main(args: argparse.Namespace) -> int:
         print(f"fastgate-bridge: {exc}", file=sys.stderr)
         return 2
     if args.command == "serve":
-        return run(serve(args))
+        return _serve_or_supervise(args)
     if args.command == "simulate":
         from bridge.cli.simulate import simulate
 
@@ -208,6 +209,19 @@ def _main(args: argparse.Namespace) -> int:
     from bridge.cli.sim import sim_caller, sim_realtime
 
     return run(sim_realtime(args) if args.sim == "realtime" else sim_caller(args))
+
+
+def _serve_or_supervise(args: argparse.Namespace) -> int:
+    try:
+        settings = load_settings(args)
+    except (ValueError, OSError) as exc:
+        print(f"fastgate-bridge serve: {exc}", file=sys.stderr)
+        return 2
+    if settings.workers > 1 and "FASTGATE_WORKER" not in os.environ:
+        from bridge.server.workers import supervise
+
+        return supervise(args.argv, settings.workers, settings.drain_seconds)
+    return run(serve(args))
 
 
 async def serve(args: argparse.Namespace) -> int:

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from bridge.core.commands import Application, PlainBridge
 from bridge.core.events import EndReason
@@ -80,7 +81,9 @@ class BridgeServer:
             log.warning("TWILIO_AUTH_TOKEN is not set: requests and media streams are NOT authenticated")
         self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.settings.host, self.settings.port)
+        site = web.TCPSite(
+            self._runner, self.settings.host, self.settings.port, reuse_port=self.settings.workers > 1
+        )
         await site.start()
         sockets = getattr(site._server, "sockets", None)  # the port, when 0 asked the OS for one
         self.port = sockets[0].getsockname()[1] if sockets else self.settings.port
@@ -162,11 +165,16 @@ class BridgeServer:
     async def healthz(self, request: web.Request) -> web.Response:
         status = 503 if self.draining else 200
         return web.json_response(
-            {"status": "draining" if self.draining else "ok", "calls": len(self.sessions)}, status=status
+            {
+                "status": "draining" if self.draining else "ok",
+                "calls": len(self.sessions),
+                "pid": os.getpid(),
+            },
+            status=status,
         )
 
     async def metrics(self, request: web.Request) -> web.Response:
-        return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+        return web.Response(body=metrics.exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def media_stream(self, request: web.Request) -> web.StreamResponse:
         url = websocket_url(self._public_base(request), request.path)

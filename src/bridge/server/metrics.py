@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+import os
 
-CALLS_ACTIVE = Gauge("fastgate_calls_active", "Calls in progress")
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
+
+# "livesum": with several workers (PROMETHEUS_MULTIPROC_DIR set) the calls of the live ones, summed
+CALLS_ACTIVE = Gauge("fastgate_calls_active", "Calls in progress", multiprocess_mode="livesum")
 CALLS_TOTAL = Counter("fastgate_calls_total", "Calls handled, by how they ended", ["outcome"])
 BARGE_INS = Counter("fastgate_barge_ins_total", "Hard barge-ins performed")
 BARGE_IN_REACTION = Histogram(
@@ -17,3 +20,13 @@ LATE_DELTAS = Counter("fastgate_late_deltas_dropped_total", "Audio deltas of can
 REALTIME_ERRORS = Counter("fastgate_realtime_errors_total", "Realtime error events, by code", ["code"])
 MALFORMED = Counter("fastgate_malformed_messages_total", "Messages skipped as malformed", ["source"])
 CALLS_REFUSED = Counter("fastgate_calls_refused_total", "Calls turned away, by why", ["reason"])
+
+
+def exposition() -> bytes:
+    """This process's metrics, or, under `serve --workers N`, every worker's summed (prometheus-client's
+    multiprocess mode: each worker writes its values to files in PROMETHEUS_MULTIPROC_DIR)."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return generate_latest()
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    return generate_latest(registry)

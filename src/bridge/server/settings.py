@@ -27,6 +27,7 @@ class Settings:
     twilio_auth_token: str | None = None
     twilio_account_sid: str | None = None
     drain_seconds: float = 30.0
+    workers: int = 1  # processes sharing the port (SO_REUSEPORT); metrics summed across them
     max_message_bytes: int = 1 << 20
     realtime_max_message_bytes: int = 16 << 20
     realtime_connect_timeout: float = 5.0
@@ -175,6 +176,13 @@ SERVE_OPTIONS = (
         ("FASTGATE_DRAIN_SECONDS",),
         "on SIGTERM, how long calls in progress may go on",
         float,
+    ),
+    Option(
+        "--workers",
+        "workers",
+        ("FASTGATE_WORKERS",),
+        "server processes sharing the port (SO_REUSEPORT), each its own event loop; metrics are summed",
+        int,
     ),
     Option(
         "--max-calls",
