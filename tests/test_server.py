@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -94,7 +95,11 @@ def test_healthz_metrics_and_twiml():
         async with stack() as (_, _server, port, _sc), aiohttp.ClientSession() as http:
             base = f"http://127.0.0.1:{port}"
             async with http.get(base + "/healthz") as r:
-                assert r.status == 200 and (await r.json()) == {"status": "ok", "calls": 0}
+                assert r.status == 200 and (await r.json()) == {
+                    "status": "ok",
+                    "calls": 0,
+                    "pid": os.getpid(),
+                }
             async with http.get(base + "/metrics") as r:
                 text = await r.text()
                 assert "fastgate_barge_in_reaction_seconds" in text and "fastgate_calls_active" in text
