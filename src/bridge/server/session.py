@@ -240,13 +240,13 @@ class CallSession:
     def _watch_twilio(self, now: float) -> None:
         """A Twilio peer that stopped reading (a send blocked) or stopped sending ends its call; the ticker
         checks, so no send and no message pays for a timer."""
-        s, scale = self.settings, 1000.0 * self.time_scale
+        s = self.settings  # `now` is the call's clock in ms: scenario time in a simulation, like the settings
         if self.call.ending is not None:
             return
-        if self._sending_since is not None and now - self._sending_since > s.twilio_send_timeout * scale:
+        if self._sending_since is not None and now - self._sending_since > s.twilio_send_timeout * 1000:
             self.call.end(EndReason.TWILIO_STALLED, f"a send blocked for {s.twilio_send_timeout:g} s")
             self._abort_twilio()  # wakes the blocked send with an error; the flush goes on
-        elif now - self._last_heard > s.twilio_idle_timeout * scale:
+        elif now - self._last_heard > s.twilio_idle_timeout * 1000:
             self.call.end(EndReason.TWILIO_SILENT, f"nothing for {s.twilio_idle_timeout:g} s")
             self._abort_twilio()
 
