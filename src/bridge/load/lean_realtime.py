@@ -56,7 +56,6 @@ class PeerConnection:
     speech_started: list[float] = field(default_factory=list)
     reply_sent: dict[int, float] = field(default_factory=dict)  # reply number -> first delta sent
     replies: int = 0
-    cancels: int = 0
     create_response: bool = True
     interrupt_response: bool = True
     # the active reply
@@ -189,8 +188,6 @@ class LeanRealtime:
                 },
             )
             return
-        if status == "cancelled":
-            peer.cancels += 1
         response = {"id": peer.response_id, "object": "realtime.response", "status": status, "output": []}
         peer.response_id = peer.item_id = None
         await self._send(ws, {"type": "response.done", "response": response})
