@@ -80,7 +80,14 @@ class Call:
         self.tools = tools
         self.state = TurnState()
         self.stats = CallStats()
-        self.inbound = CallerAudio(self.config.gate, self.config.max_early_audio_frames, self.stats)
+        c = self.config
+        self.inbound = CallerAudio(
+            c.gate,
+            c.max_early_audio_frames,
+            self.stats,
+            quiet_batch_ms=c.quiet_batch_ms,
+            quiet_batch_after_ms=max(c.quiet_batch_after_ms, c.silence_duration_ms, c.dictation_silence_ms),
+        )
         self.playback = Playback(self.config.chunk_ms, self.config.lead_ms)
         self.stream_sid: str | None = None
         self.call_sid = "-"
@@ -182,7 +189,7 @@ class Call:
                 and self.barge_ins[-1].ended_at_ms is None
             ):
                 self.barge_ins[-1].frames_during += 1
-            self.inbound.frame(passed or gate.onset_pending, payload)
+            self.inbound.frame(passed or gate.onset_pending, payload, now_ms)
             return
         try:
             event = twilio.parse(text)
@@ -191,7 +198,9 @@ class Call:
             return
         if isinstance(event, twilio.Media):  # a shape the fast path leaves to us
             as_spoken = gate.process(event.audio) or gate.onset_pending
-            self.inbound.frame(as_spoken, event.payload if as_spoken else silence_payload(len(event.audio)))
+            self.inbound.frame(
+                as_spoken, event.payload if as_spoken else silence_payload(len(event.audio)), now_ms
+            )
         elif isinstance(event, twilio.Mark):
             self.playback.on_mark(event.name, now_ms)
             self._pump()
@@ -223,6 +232,7 @@ class Call:
         elif self.state.cancel_ended(None, now_ms, limit):
             self._pay_owed_response()  # the cancelled response's done never came
         self._pump()
+        self.inbound.release_if_older(now_ms)
         if self._wrap_up_at is not None and now_ms >= self._wrap_up_at:
             self._wrap_up()
         if now_ms - self._summary_at >= self.config.gate_summary_ms:
@@ -593,6 +603,7 @@ class Call:
     # -- helpers ---------------------------------------------------------------------------------------
     def _send_realtime(self, text: str) -> None:
         if self.session_sent:
+            self.inbound.release()  # held silence was spoken first
             self._actions.append(SendRealtime(text))
         else:
             self._held_realtime.append(text)

@@ -73,6 +73,10 @@ class CallConfig:
     lead_ms: int = 300  # AI audio allowed ahead at Twilio; the rest waits in our queue
     gate: GateConfig = field(default_factory=GateConfig)
     gate_summary_ms: int = 5000
+    # Silence this long after the caller's last word (more than any end-of-turn window above) goes to the
+    # model in appends of quiet_batch_ms instead of one per 20 ms frame; 0 sends every frame at once
+    quiet_batch_ms: int = 100
+    quiet_batch_after_ms: int = 1500
     max_early_audio_frames: int = 100  # caller frames held until the Realtime session is up
     server_answer_wait_ms: int = 3000  # after a caller's turn, how long the server may take to answer
     local: LocalDetection = field(default_factory=LocalDetection)

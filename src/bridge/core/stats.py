@@ -10,6 +10,7 @@ class CallStats:
     frames_in: int = 0
     frames_forwarded: int = 0  # caller audio sent as it was
     frames_silenced: int = 0  # gated: replaced by mu-law silence
+    quiet_batches: int = 0  # appends carrying several silenced frames (long after the caller's last word)
     early_frames_dropped: int = 0
     malformed_twilio: int = 0
     malformed_realtime: int = 0

@@ -21,6 +21,10 @@ from websockets.exceptions import ConnectionClosed
 from bridge.load.lean_realtime import SILENCE, read_tag
 from fastgate import FRAME_BYTES, FRAME_MS
 
+# After the words, the silence that ends the turn: the server's VAD needs it at once (a bridge may batch
+# the silence after it). The bridge's own quiet_batch_after_ms is the same 1.5 s.
+TURN_END_MS = 1500
+
 
 def speech_frames(audio: bytes) -> list[str]:
     whole = len(audio) // FRAME_BYTES * FRAME_BYTES
@@ -31,14 +35,24 @@ def speech_frames(audio: bytes) -> list[str]:
 
 class LeanCaller:
     def __init__(
-        self, index: int, url: str, speech: list[str], *, cycle_ms: int, speak_at_ms: int, phase_ms: int
+        self,
+        index: int,
+        url: str,
+        speech: list[str],
+        *,
+        cycle_ms: int,
+        speak_at_ms: int,
+        phase_ms: int,
+        turn_end_ms: int = TURN_END_MS,
     ):
         self.index, self.url, self.speech = index, url, speech
         self.cycle = cycle_ms // FRAME_MS
         self.speak_at = speak_at_ms // FRAME_MS
         self.phase = phase_ms // FRAME_MS
+        self.prompt_frames = len(speech) + turn_end_ms // FRAME_MS
         self.stream_sid = f"MZload{index:08d}"
         self.sent = array("d")  # each media frame's send time
+        self.prompt = array("b")  # ... 1 if it is speech or the turn's end, which the model must hear at once
         self.voice_onsets: list[tuple[float, bool]] = []  # (time, the AI was audible)
         self.clears: list[float] = []
         self.first_media: dict[int, float] = {}  # reply number -> its first audio here
@@ -94,6 +108,7 @@ class LeanCaller:
                 % (self.stream_sid, self._frame, self._frame * FRAME_MS, payload)
             )
             self.sent.append(now)
+            self.prompt.append(0 <= position < self.prompt_frames)
             while self._marks and self._marks[0][0] <= now:
                 await ws.send(self._mark(self._marks.popleft()[1]))
         except ConnectionClosed:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import itertools
 import struct
 import time
@@ -31,6 +32,13 @@ from fastgate import FRAME_BYTES
 
 TAG = b"\x7f\x7e\x7d\x7c"  # then >HH: connection, reply number
 SILENCE = base64.b64encode(b"\xff" * FRAME_BYTES).decode("ascii")
+
+
+@functools.lru_cache(maxsize=16)
+def silence(frames: int) -> str:
+    return base64.b64encode(b"\xff" * FRAME_BYTES * frames).decode("ascii")
+
+
 DELTA_MS = 100
 TRANSCRIPT = "לא, קריית שמונה"
 
@@ -52,10 +60,11 @@ class PeerConnection:
     """One Realtime session as the peer saw it; times are time.perf_counter() seconds."""
 
     index: int
-    appends: array = field(default_factory=lambda: array("d"))  # each input_audio_buffer.append
+    appends: array = field(default_factory=lambda: array("d"))  # each 20 ms frame's arrival in an append
     speech_started: list[float] = field(default_factory=list)
     reply_sent: dict[int, float] = field(default_factory=dict)  # reply number -> first delta sent
     replies: int = 0
+    append_messages: int = 0
     create_response: bool = True
     interrupt_response: bool = True
     # the active reply
@@ -118,8 +127,7 @@ class LeanRealtime:
                 event = orjson.loads(raw)
                 kind = event.get("type")
                 if kind == "input_audio_buffer.append":
-                    peer.appends.append(now)
-                    await self._hear(ws, peer, event.get("audio") != SILENCE, len(peer.appends))
+                    await self._append(ws, peer, event.get("audio") or "", now)
                 elif kind == "session.update":
                     await self._update(ws, peer, event.get("session") or {})
                 elif kind == "response.create":
@@ -191,6 +199,19 @@ class LeanRealtime:
         response = {"id": peer.response_id, "object": "realtime.response", "status": status, "output": []}
         peer.response_id = peer.item_id = None
         await self._send(ws, {"type": "response.done", "response": response})
+
+    async def _append(self, ws: ServerConnection, peer: PeerConnection, audio: str, now: float) -> None:
+        """One append: one 20 ms frame, or several (a bridge may batch silence)."""
+        peer.append_messages += 1
+        if audio == SILENCE or len(audio) <= len(SILENCE):
+            peer.appends.append(now)
+            await self._hear(ws, peer, audio != SILENCE, len(peer.appends))
+            return
+        frames = max(1, len(base64.b64decode(audio)) // FRAME_BYTES)
+        voice = audio != silence(frames)
+        for _ in range(frames):
+            peer.appends.append(now)
+            await self._hear(ws, peer, voice, len(peer.appends))
 
     async def _hear(self, ws: ServerConnection, peer: PeerConnection, voice: bool, n: int) -> None:
         if voice:

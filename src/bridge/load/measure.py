@@ -55,10 +55,12 @@ class Step:
     seconds: float
     cpu_percent: float  # of one core, over the window
     cpu_ms_per_call_second: float
+    appends_per_call_second: float  # input_audio_buffer.append messages the Realtime peer received
     rss_mib: float
     rss_kib_per_call: float  # (RSS with the calls - RSS idle) / calls
     open_fds: int
-    forward_ms: dict[str, float | None]  # caller frame sent -> its append at the Realtime peer
+    forward_ms: dict[str, float | None]  # speech or turn-end frame sent -> its append at the Realtime peer
+    forward_all_ms: dict[str, float | None]  # ... every frame, the silence long after the words too
     outbound_ms: dict[str, float | None]  # a reply's first delta sent -> its first media at the caller
     reaction_ms: dict[
         str, float | None
@@ -78,8 +80,9 @@ class Step:
 
 def latencies(
     callers: list[LeanCaller], peers: list[PeerConnection], since: float, until: float
-) -> tuple[list[float], list[float], list[float], list[float], int, int, int, int]:
+) -> tuple[list[float], list[float], list[float], list[float], list[float], int, int, int, int]:
     forward: list[float] = []
+    forward_all: list[float] = []
     outbound: list[float] = []
     reaction: list[float] = []
     onset_clear: list[float] = []
@@ -92,7 +95,9 @@ def latencies(
         for k in range(min(len(caller.sent), len(appends))):
             t = caller.sent[k]
             if since <= t <= until:
-                forward.append(appends[k] - t)
+                forward_all.append(appends[k] - t)
+                if caller.prompt[k]:
+                    forward.append(appends[k] - t)
         if peer is not None:
             outbound += [
                 t - peer.reply_sent[r] for r, t in caller.first_media.items() if r in peer.reply_sent
@@ -112,4 +117,4 @@ def latencies(
             )
             if started is not None:
                 reaction.append(max(0.0, clear - started))
-    return forward, outbound, reaction, onset_clear, sent, lost, barge_ins, missed
+    return forward, forward_all, outbound, reaction, onset_clear, sent, lost, barge_ins, missed

@@ -171,9 +171,9 @@ async def _step(n: int, plan: LoadPlan, server: UnderTest, idle_rss: int) -> Ste
     try:
         await asyncio.sleep(plan.settle_s)
         metronome.lag = 0.0
-        since, cpu0 = time.perf_counter(), cpu_seconds(pid)
+        since, cpu0, appends0 = time.perf_counter(), cpu_seconds(pid), _append_messages(peer)
         await asyncio.sleep(plan.window_s)
-        until, cpu1 = time.perf_counter(), cpu_seconds(pid)
+        until, cpu1, appends1 = time.perf_counter(), cpu_seconds(pid), _append_messages(peer)
         rss, fds = rss_kib(pid), open_fds(pid)
         held = sum(not c.closed for c in callers)
     finally:
@@ -181,7 +181,7 @@ async def _step(n: int, plan: LoadPlan, server: UnderTest, idle_rss: int) -> Ste
     await asyncio.sleep(0.5)  # the last frames reach the peer
     await asyncio.gather(*(c.close() for c in callers), return_exceptions=True)
     await asyncio.sleep(1.0)  # the server lets the calls go
-    forward, outbound, reaction, onset_clear, sent, lost, barge_ins, missed = latencies(
+    forward, forward_all, outbound, reaction, onset_clear, sent, lost, barge_ins, missed = latencies(
         callers, peer.connections, since, until
     )
     wall = until - since
@@ -191,10 +191,12 @@ async def _step(n: int, plan: LoadPlan, server: UnderTest, idle_rss: int) -> Ste
         seconds=round(wall, 2),
         cpu_percent=round((cpu1 - cpu0) / wall * 100, 1),
         cpu_ms_per_call_second=round((cpu1 - cpu0) * 1000 / (wall * n), 3),
+        appends_per_call_second=round((appends1 - appends0) / (wall * n), 1),
         rss_mib=round(rss / 1024, 1),
         rss_kib_per_call=round((rss - idle_rss) / n, 1),
         open_fds=fds,
         forward_ms=ms(forward),
+        forward_all_ms=ms(forward_all),
         outbound_ms=ms(outbound),
         reaction_ms=ms(reaction),
         onset_to_clear_ms=ms(onset_clear),
@@ -206,6 +208,10 @@ async def _step(n: int, plan: LoadPlan, server: UnderTest, idle_rss: int) -> Ste
     )
 
 
+def _append_messages(peer: LeanRealtime) -> int:
+    return sum(c.append_messages for c in peer.connections)
+
+
 def _failed(step: Step) -> bool:
     p99 = step.forward_ms["p99"]
     return step.cpu_percent > 97 or (p99 is not None and p99 > 200) or step.calls_held < step.calls
@@ -214,7 +220,7 @@ def _failed(step: Step) -> bool:
 def _summary(kind: str, s: Step) -> str:
     return (
         f"{kind:9} {s.calls:5} calls  CPU {s.cpu_percent:5.1f} %  {s.cpu_ms_per_call_second:6.2f} ms/call-s  "
-        f"RSS {s.rss_mib:6.1f} MiB ({s.rss_kib_per_call:6.1f} KiB/call)  "
+        f"appends {s.appends_per_call_second}/call-s  RSS {s.rss_mib:6.1f} MiB ({s.rss_kib_per_call:6.1f} KiB/call)  "
         f"forward p99 {s.forward_ms['p99']} ms  barge-in p99 {s.reaction_ms['p99']} ms  "
         f"lost {s.frames_lost}  lag {s.generator_lag_ms} ms"
     )

@@ -168,6 +168,13 @@ SERVE_OPTIONS = (
         "this long before the session cap, the model is asked to close the call; the bridge hangs up after",
         int,
     ),
+    Option(
+        "--quiet-batch-ms",
+        "call.quiet_batch_ms",
+        ("FASTGATE_QUIET_BATCH_MS",),
+        "silence 1.5 s after the caller's last word goes to the model in appends this long (0: every frame)",
+        int,
+    ),
     Option("--profile", "profile_path", ("FASTGATE_PROFILE",), "business profile TOML"),
     Option("--db", "db_path", ("FASTGATE_DB",), "leads: a SQLite file, or a postgresql://user@host/db URL"),
     Option(
