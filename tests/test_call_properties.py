@@ -15,8 +15,11 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from bridge.core.actions import Action, SendRealtime, SendTwilio
 from bridge.core.call import Call
 from bridge.core.commands import AddNote, SendFunctionOutput
+from bridge.core.config import CallConfig
 from bridge.core.events import FunctionCalled
 from helpers import LOUD, QUIET, created, delta, done, hard, mark, media, rt, start
+
+ANSWER_WAIT_MS = CallConfig().server_answer_wait_ms
 
 
 class CallMachine(RuleBasedStateMachine):
@@ -32,6 +35,7 @@ class CallMachine(RuleBasedStateMachine):
         self.greeting_owed = greet
         self.owed = False  # the application asked for a response, and the caller has not spoken since
         self.cancelled: set[str] = set()
+        self.cancelled_at: dict[str, float] = {}
         self.received: dict[str, int] = {}  # bytes of AI audio sent per item (an upper bound)
         self.marks: list[str] = []
         self.step_actions: list[Action] = []
@@ -54,7 +58,9 @@ class CallMachine(RuleBasedStateMachine):
             if isinstance(action, SendTwilio) and '"mark"' in action.text:
                 self.marks.append(json.loads(action.text)["mark"]["name"])
             if isinstance(action, SendRealtime) and '"response.cancel"' in action.text:
-                self.cancelled.add(json.loads(action.text)["response_id"])
+                rid = json.loads(action.text)["response_id"]
+                self.cancelled.add(rid)
+                self.cancelled_at.setdefault(rid, self.now)
             if isinstance(action, SendTwilio) and '"clear"' in action.text:
                 self.bypass_expected = True
                 self.marks.clear()
@@ -162,9 +168,15 @@ class CallMachine(RuleBasedStateMachine):
     def no_create_while_active_or_while_the_caller_speaks(self) -> None:
         if any(isinstance(a, SendRealtime) and '"response.create"' in a.text for a in self.step_actions):
             assert not self.caller_speaking, f"response.create while the caller speaks ({self.step_input})"
-            assert self.server_active is None, (
+            assert self.server_active is None or self._done_given_up(self.server_active), (
                 f"response.create while a response is active ({self.step_input})"
             )
+
+    def _done_given_up(self, rid: str) -> bool:
+        """The bridge cancelled it and its response.done has not come within the answer wait: by design the
+        bridge stops waiting (a done lost by the server must not silence the call for good)."""
+        cancelled_at = self.cancelled_at.get(rid)
+        return cancelled_at is not None and self.now - cancelled_at > ANSWER_WAIT_MS
 
     @invariant()
     def every_create_is_the_greeting_or_owed_since_the_callers_last_words(self) -> None:

@@ -37,6 +37,23 @@ def test_a_short_ramp_measures_fastgate_and_the_tutorial_relay_in_one_run(tmp_pa
     assert ours["onset_to_clear_ms"]["p99"] < 200  # the pause on the bridge's own hearing
 
 
+def test_workers_are_ramped_beside_one_worker_and_measured_as_a_whole(tmp_path: Path) -> None:
+    done = loadtest(
+        "--steps", "6", "--window", "3", "--no-baseline", "--no-pin", "--workers", "2", "--no-plot",
+        "--out-dir", str(tmp_path),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads((tmp_path / "loadtest.json").read_text())
+    assert [(r["server"], r["workers"]) for r in result["results"]] == [
+        ("fastgate", 1),
+        ("fastgate ×2 workers", 2),
+    ]
+    (step,) = result["results"][1]["steps"]
+    assert step["calls_held"] == 6 and step["frames_lost"] == 0
+    assert 0 < step["busiest_process_cpu_percent"] <= step["cpu_percent"]
+    assert "fastgate ×2 workers:" in done.stdout and "one worker" in done.stdout
+
+
 def test_the_soak_mode_reports_memory_descriptors_and_frames(tmp_path: Path) -> None:
     done = loadtest("--soak-minutes", "0.25", "--calls", "4", "--out-dir", str(tmp_path))
     assert done.returncode == 0, done.stdout + done.stderr

@@ -46,6 +46,12 @@ def add_loadtest(sub: argparse._SubParsersAction) -> None:
         "--no-pin", action="store_true", help="do not pin the server and the load to separate cores"
     )
     p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="also ramp fastgate with this many worker processes (not pinned), to compare with one",
+    )
+    p.add_argument(
         "--soak-minutes", type=positive_float, help="instead of a ramp: rounds of --calls calls this long"
     )
     p.add_argument("--calls", type=int, default=100, help="calls per soak round (default 100)")
@@ -75,7 +81,7 @@ def loadtest(args: argparse.Namespace) -> int:
             return 0 if result["frames_lost"] == 0 and result["calls_dropped"] == 0 else 1
         kinds = ("fastgate",) if args.no_baseline else ("tutorial", "fastgate")
         plan = LoadPlan(steps=args.steps, window_s=args.window, pin=not args.no_pin)
-        result = run_sync(kinds, plan, work, print)
+        result = run_sync(kinds, plan, work, print, more_workers=args.workers)
     path = out / "loadtest.json"
     path.write_text(json.dumps(result, indent=2) + "\n", "utf-8")
     print(_headline(result) + f"\n→ {path}")
@@ -109,4 +115,9 @@ def _headline(result: dict[str, Any]) -> str:
                     f"{calls} calls: CPU per call-second fastgate {ours['cpu_ms_per_call_second']} ms, "
                     f"tutorial {theirs['cpu_ms_per_call_second']} ms (ratio {ratio:.2f})"
                 )
+    for r in result["results"]:
+        if r.get("workers", 1) > 1 and "fastgate" in result["headline"]:
+            one, many = result["headline"]["fastgate"], result["headline"][r["server"]]
+            scale = f" ({many / one:.2f}×)" if one else ""
+            lines.append(f"{r['server']}: {many} calls, one worker {one}{scale}")
     return "\n".join(lines)

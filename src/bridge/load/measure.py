@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -14,20 +15,50 @@ TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 REACTION_WINDOW = 2.0  # a clear this soon after the caller's voice is that barge-in's
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+def family(pid: int) -> list[int]:
+    """The process and its descendants (`serve --workers N` is a parent and N workers)."""
+    pids, i = [pid], 0
+    while i < len(pids):
+        try:
+            tasks = os.listdir(f"/proc/{pids[i]}/task")
+        except OSError:
+            tasks = []
+        for task in tasks:
+            with contextlib.suppress(OSError):
+                pids += [int(c) for c in Path(f"/proc/{pids[i]}/task/{task}/children").read_text().split()]
+        i += 1
+    return pids
+
+
+def _cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
+def cpu_seconds(pid: int) -> float:
+    return sum(_cpu(p) for p in family(pid))
+
+
+def cpu_by_process(pid: int) -> dict[int, float]:
+    return {p: _cpu(p) for p in family(pid)}
+
+
 def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
+    total = 0
+    for p in family(pid):
+        try:
+            lines = Path(f"/proc/{p}/status").read_text().splitlines()
+        except OSError:
+            continue
+        total += next((int(line.split()[1]) for line in lines if line.startswith("VmRSS:")), 0)
+    return total
 
 
 def open_fds(pid: int) -> int:
-    return len(os.listdir(f"/proc/{pid}/fd"))
+    return sum(len(os.listdir(f"/proc/{p}/fd")) for p in family(pid) if os.path.isdir(f"/proc/{p}/fd"))
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -53,7 +84,8 @@ class Step:
     calls: int
     calls_held: int  # connected and still up at the end of the window
     seconds: float
-    cpu_percent: float  # of one core, over the window
+    cpu_percent: float  # of one core, over the window (every process of the server)
+    busiest_process_cpu_percent: float  # the busiest one (a worker, with --workers)
     cpu_ms_per_call_second: float
     appends_per_call_second: float  # input_audio_buffer.append messages the Realtime peer received
     rss_mib: float
@@ -103,8 +135,8 @@ def latencies(
                 t - peer.reply_sent[r] for r, t in caller.first_media.items() if r in peer.reply_sent
             ]
         for onset, over_ai in caller.voice_onsets:
-            if not over_ai or not since <= onset <= until:
-                continue
+            if not over_ai or not since <= onset <= until - REACTION_WINDOW:
+                continue  # a voice in the window's last seconds has no time left to be answered
             barge_ins += 1
             clear = next((c for c in caller.clears if onset <= c <= onset + REACTION_WINDOW), None)
             if clear is None:

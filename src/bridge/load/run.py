@@ -17,14 +17,14 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.resources import files
 from pathlib import Path
 from typing import Any, TypeVar
 
 from bridge.load.lean_caller import LeanCaller, Metronome, speech_frames
 from bridge.load.lean_realtime import LeanRealtime
-from bridge.load.measure import Step, cpu_seconds, latencies, ms, open_fds, rss_kib
+from bridge.load.measure import Step, cpu_by_process, latencies, ms, open_fds, rss_kib
 
 T = TypeVar("T")
 CYCLE_MS = 9000  # each caller interrupts the AI once per cycle (the issue's measurement)
@@ -38,6 +38,7 @@ class LoadPlan:
     window_s: float = 15.0  # measured per step, after the calls settle
     settle_s: float = 2.0
     pin: bool = True
+    workers: int = 1  # fastgate's --workers (more than 1: not pinned, the workers share the cores)
 
 
 def free_port() -> int:
@@ -46,13 +47,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def server_command(kind: str, port: int, realtime_url: str, db: str) -> list[str]:
+def server_command(kind: str, port: int, realtime_url: str, db: str, workers: int = 1) -> list[str]:
     if kind == "tutorial":
         return [sys.executable, "-m", "bridge.load.tutorial_relay", str(port), realtime_url]
     return [
         sys.executable, "-m", "bridge.cli", "--log-level", "WARNING", "serve",
         "--host", "127.0.0.1", "--port", str(port), "--realtime-url", realtime_url,
-        "--db", db, "--no-intake", "--max-calls", "100000",
+        "--db", db, "--no-intake", "--max-calls", "100000", "--workers", str(workers),
     ]  # fmt: skip
 
 
@@ -109,18 +110,20 @@ class UnderTest:
 
 
 @contextlib.asynccontextmanager
-async def server_under_test(kind: str, workdir: str, *, pin: bool = True) -> AsyncIterator[UnderTest]:
+async def server_under_test(
+    kind: str, workdir: str, *, pin: bool = True, workers: int = 1
+) -> AsyncIterator[UnderTest]:
     ai, speech = voices()
     peer = LeanRealtime(ai)
     await peer.start()
     port = free_port()
     proc = subprocess.Popen(
-        server_command(kind, port, peer.base_url, os.path.join(workdir, f"{kind}.db")),
+        server_command(kind, port, peer.base_url, os.path.join(workdir, f"{kind}.db"), workers),
         env={**os.environ, "OPENAI_API_KEY": "k"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    pinned = pin and _pin(proc.pid, 0) and _pin(0, 1)
+    pinned = pin and workers == 1 and _pin(proc.pid, 0) and _pin(0, 1)
     try:
         wait_listening(proc, port)
         yield UnderTest(kind, proc, peer, f"ws://127.0.0.1:{port}/media-stream", speech, pinned)
@@ -138,16 +141,31 @@ async def run_server(
 ) -> dict[str, Any]:
     """Every step of the plan against one server ("fastgate" or "tutorial"); stops early once it fails."""
     steps: list[dict[str, Any]] = []
-    async with server_under_test(kind, workdir, pin=plan.pin) as server:
+    name = series_name(kind, plan.workers)
+    async with server_under_test(kind, workdir, pin=plan.pin, workers=plan.workers) as server:
+        if plan.workers > 1:
+            await _wait_for_workers(server.proc.pid, plan.workers)
         idle_rss = rss_kib(server.proc.pid)
         for n in plan.steps:
             step = await _step(n, plan, server, idle_rss)
             steps.append(step.as_dict())
-            progress(_summary(kind, step))
+            progress(_summary(name, step))
             if _failed(step):
                 break
             idle_rss = rss_kib(server.proc.pid)
-    return {"server": kind, "pinned": server.pinned, "steps": steps}
+    return {"server": name, "workers": plan.workers, "pinned": server.pinned, "steps": steps}
+
+
+def series_name(kind: str, workers: int) -> str:
+    return kind if workers == 1 else f"{kind} ×{workers} workers"
+
+
+async def _wait_for_workers(pid: int, workers: int) -> None:
+    for _ in range(100):
+        if len(cpu_by_process(pid)) > workers:
+            await asyncio.sleep(1.0)  # each worker binds its socket
+            return
+        await asyncio.sleep(0.1)
 
 
 async def _step(n: int, plan: LoadPlan, server: UnderTest, idle_rss: int) -> Step:
@@ -171,9 +189,9 @@ async def _step(n: int, plan: LoadPlan, server: UnderTest, idle_rss: int) -> Ste
     try:
         await asyncio.sleep(plan.settle_s)
         metronome.lag = 0.0
-        since, cpu0, appends0 = time.perf_counter(), cpu_seconds(pid), _append_messages(peer)
+        since, cpu0, appends0 = time.perf_counter(), cpu_by_process(pid), _append_messages(peer)
         await asyncio.sleep(plan.window_s)
-        until, cpu1, appends1 = time.perf_counter(), cpu_seconds(pid), _append_messages(peer)
+        until, cpu1, appends1 = time.perf_counter(), cpu_by_process(pid), _append_messages(peer)
         rss, fds = rss_kib(pid), open_fds(pid)
         held = sum(not c.closed for c in callers)
     finally:
@@ -185,12 +203,15 @@ async def _step(n: int, plan: LoadPlan, server: UnderTest, idle_rss: int) -> Ste
         callers, peer.connections, since, until
     )
     wall = until - since
+    used = {p: cpu1[p] - cpu0.get(p, 0.0) for p in cpu1}
+    cpu = sum(used.values())
     return Step(
         calls=n,
         calls_held=held,
         seconds=round(wall, 2),
-        cpu_percent=round((cpu1 - cpu0) / wall * 100, 1),
-        cpu_ms_per_call_second=round((cpu1 - cpu0) * 1000 / (wall * n), 3),
+        cpu_percent=round(cpu / wall * 100, 1),
+        busiest_process_cpu_percent=round(max(used.values(), default=0.0) / wall * 100, 1),
+        cpu_ms_per_call_second=round(cpu * 1000 / (wall * n), 3),
         appends_per_call_second=round((appends1 - appends0) / (wall * n), 1),
         rss_mib=round(rss / 1024, 1),
         rss_kib_per_call=round((rss - idle_rss) / n, 1),
@@ -214,13 +235,15 @@ def _append_messages(peer: LeanRealtime) -> int:
 
 def _failed(step: Step) -> bool:
     p99 = step.forward_ms["p99"]
-    return step.cpu_percent > 97 or (p99 is not None and p99 > 200) or step.calls_held < step.calls
+    saturated = step.busiest_process_cpu_percent > 97
+    return saturated or (p99 is not None and p99 > 200) or step.calls_held < step.calls
 
 
 def _summary(kind: str, s: Step) -> str:
     return (
         f"{kind:9} {s.calls:5} calls  CPU {s.cpu_percent:5.1f} %  {s.cpu_ms_per_call_second:6.2f} ms/call-s  "
-        f"appends {s.appends_per_call_second}/call-s  RSS {s.rss_mib:6.1f} MiB ({s.rss_kib_per_call:6.1f} KiB/call)  "
+        f"appends {s.appends_per_call_second}/call-s  "
+        f"RSS {s.rss_mib:6.1f} MiB ({s.rss_kib_per_call:6.1f} KiB/call)  "
         f"forward p99 {s.forward_ms['p99']} ms  barge-in p99 {s.reaction_ms['p99']} ms  "
         f"lost {s.frames_lost}  lag {s.generator_lag_ms} ms"
     )
@@ -257,9 +280,17 @@ def run_loop(main: Coroutine[Any, Any, T]) -> T:
 
 
 def run_sync(
-    kinds: tuple[str, ...], plan: LoadPlan, workdir: str, progress: Callable[[str], None]
+    kinds: tuple[str, ...],
+    plan: LoadPlan,
+    workdir: str,
+    progress: Callable[[str], None],
+    more_workers: int = 1,
 ) -> dict[str, Any]:
+    """Each kind with the plan; with more_workers > 1, fastgate again with that many workers, same run."""
     results = [run_loop(run_server(kind, plan, workdir, progress)) for kind in kinds]
+    if more_workers > 1:
+        plan = replace(plan, workers=more_workers)
+        results.append(run_loop(run_server("fastgate", plan, workdir, progress)))
     return {
         "machine": machine(),
         "plan": {"steps": list(plan.steps), "window_s": plan.window_s, "cycle_ms": CYCLE_MS},
