@@ -7,7 +7,7 @@ import base64
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import LOUD, QUIET, Harness, hard, media, to_realtime
+from helpers import LOUD, QUIET, Harness, hard, logs, media, to_realtime
 
 AFTER = 1500 // 20  # frames of silence before batching starts (the default quiet_batch_after_ms)
 
@@ -31,6 +31,16 @@ def test_silence_after_the_turn_window_goes_in_100_ms_appends():
     assert [len(s) for s in later] == [0, 0, 0, 0, 1] * 4
     assert all(s == [QUIET * 5] for s in later if s)
     assert h.call.stats.quiet_batches >= 4
+    assert h.call.stats.frames_batched == 5 * h.call.stats.quiet_batches
+
+
+def test_the_gate_summary_tells_how_much_silence_went_batched():
+    h = Harness(hard(greet_first=False))
+    h.ready()
+    for _ in range(AFTER + 25):
+        h.twilio(media(QUIET), at=h.now + 20)
+    summary = [line for line in logs(h.tick(h.now + 5000)) if "[AUDIO GATE]" in line]
+    assert summary and "(25 of them sent several to an append)" in summary[0]
 
 
 def test_a_word_flushes_the_held_silence_first_and_goes_at_once():

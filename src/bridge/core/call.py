@@ -113,7 +113,7 @@ class Call:
         self._events: list[Event] = []
         self._t0 = self._now = self._summary_at = now_ms
         self._wrap_up_at: float | None = None  # when the model is asked to close (the session cap nears)
-        self._summary_counts = (0, 0)
+        self._summary_counts = (0, 0, 0)
 
     # -- the adapter's side ----------------------------------------------------------------------------
     def actions(self) -> list[Action]:
@@ -623,16 +623,19 @@ class Call:
             self._log(WARNING, "MALFORMED", f"{source} message skipped: {exc} ({str(text)[:80]!r}){more}")
 
     def _gate_summary(self) -> None:
-        fwd, sil = self.stats.frames_forwarded, self.stats.frames_silenced
-        d_fwd, d_sil = fwd - self._summary_counts[0], sil - self._summary_counts[1]
-        self._summary_counts = (fwd, sil)
+        st = self.stats
+        fwd, sil, batched = st.frames_forwarded, st.frames_silenced, st.frames_batched
+        was_fwd, was_sil, was_batched = self._summary_counts
+        d_fwd, d_sil, d_batched = fwd - was_fwd, sil - was_sil, batched - was_batched
+        self._summary_counts = (fwd, sil, batched)
         self._summary_at = self._now
         if d_fwd or d_sil:
             g = self.inbound.gate
+            together = f" ({d_batched} of them sent several to an append)" if d_batched else ""
             self._log(
                 INFO,
                 "AUDIO GATE",
-                f"{d_fwd + d_sil} frames: {d_fwd} passed, {d_sil} silenced; "
+                f"{d_fwd + d_sil} frames: {d_fwd} passed, {d_sil} silenced{together}; "
                 f"floor {g.noise_floor:.0f}, threshold {g.threshold:.0f}, "
                 f"passed {g.passed}, blocked {g.blocked}",
             )

@@ -97,6 +97,7 @@ class CallerAudio:
             return
         self._out.append(SendRealtime(append_audio(silence_payload(self._held_bytes))))
         self.stats.quiet_batches += 1
+        self.stats.frames_batched += self._held_frames
         self._held_frames = self._held_bytes = 0
 
     def release_if_older(self, now_ms: float) -> None:

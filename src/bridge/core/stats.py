@@ -11,6 +11,7 @@ class CallStats:
     frames_forwarded: int = 0  # caller audio sent as it was
     frames_silenced: int = 0  # gated: replaced by mu-law silence
     quiet_batches: int = 0  # appends carrying several silenced frames (long after the caller's last word)
+    frames_batched: int = 0  # ... the frames they carried
     early_frames_dropped: int = 0
     malformed_twilio: int = 0
     malformed_realtime: int = 0
