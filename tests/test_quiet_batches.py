@@ -102,3 +102,14 @@ def test_the_model_hears_the_same_audio_batched_or_not(steps):
         streams.append(audio)
     held = len(streams[1]) - len(streams[0])
     assert streams[1].startswith(streams[0]) and 0 <= held < 5 * 160  # at most one batch still held
+
+
+def test_a_held_frame_leaves_nothing_for_the_adapter_to_flush():
+    h = Harness(hard(greet_first=False))
+    h.ready()
+    for _ in range(AFTER + 1):
+        h.twilio(media(QUIET), at=h.now + 20)
+    h.call.receive_twilio(media(QUIET), h.now + 20)
+    assert not h.call.has_output  # held: the server skips its writer for this frame
+    h.call.receive_twilio(media(LOUD), h.now + 40)
+    assert h.call.has_output

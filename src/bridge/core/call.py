@@ -116,6 +116,11 @@ class Call:
         self._summary_counts = (0, 0, 0)
 
     # -- the adapter's side ----------------------------------------------------------------------------
+    @property
+    def has_output(self) -> bool:
+        """Actions or events wait to be taken (most quiet frames and clock ticks produce none)."""
+        return bool(self._actions or self._events)
+
     def actions(self) -> list[Action]:
         out = self._actions[:]  # the list itself stays: the inbound audio appends to it
         self._actions.clear()

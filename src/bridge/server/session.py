@@ -171,7 +171,8 @@ class CallSession:
                     self._started.set()
             else:  # ERROR (e.g. a message over the size limit): the socket is unusable
                 self.call.end(EndReason.TWILIO_ERROR, str(self.twilio_ws.exception()))
-            await self.flush()
+            if self._pending or self.call.has_output:
+                await self.flush()
             if self.call.ending is not None:
                 break
 
@@ -235,7 +236,8 @@ class CallSession:
             now = self.now()
             self._watch_twilio(now)
             self.call.tick(now)
-            await self.flush()
+            if self._pending or self.call.has_output:
+                await self.flush()
 
     def _watch_twilio(self, now: float) -> None:
         """A Twilio peer that stopped reading (a send blocked) or stopped sending ends its call; the ticker
