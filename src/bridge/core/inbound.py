@@ -42,8 +42,8 @@ class CallerAudio:
         max_early_frames: int,
         stats: CallStats,
         *,
-        quiet_batch_ms: int = 0,
-        quiet_batch_after_ms: int = 1500,
+        quiet_batch_ms: int,
+        quiet_batch_after_ms: int,
     ) -> None:
         self.gate = Gate(**asdict(gate))
         self.stats = stats
@@ -63,7 +63,7 @@ class CallerAudio:
             out.append(SendRealtime(append_audio(self._early.popleft())))
         self._out = out
 
-    def frame(self, as_spoken: bool, payload: str, now_ms: float = 0.0) -> None:
+    def frame(self, as_spoken: bool, payload: str, now_ms: float) -> None:
         """One frame after the gate: `payload` is the caller's own when `as_spoken`, silence otherwise."""
         self.stats.frames_in += 1
         if as_spoken:
