@@ -72,7 +72,7 @@ def test_serve_at_debug_never_prints_the_api_key(tmp_path) -> None:
             return err.decode()
 
     stderr = asyncio.run(go())
-    assert "Authorization: Bearer ***" in stderr  # the websockets client logged the header, redacted
+    assert "Authorization: Bearer ***" in stderr  # the socket library logged the header, redacted
     assert "THIS-IS-SECRET" not in stderr
 
 

@@ -13,6 +13,8 @@ from collections.abc import Coroutine
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+from picows import PICOWS_DEBUG_LL
+
 from bridge.server import logsafety
 from bridge.server.settings import OPENAI_WS_BASE, SERVE_OPTIONS, add_options, load_settings
 
@@ -167,6 +169,7 @@ def _explain(exc: BaseException, args: argparse.Namespace) -> str:
 def _quiet_libraries() -> None:
     logging.getLogger("fastgate").setLevel(logging.ERROR)
     logging.getLogger("websockets").setLevel(logging.WARNING)
+    logging.getLogger("picows").setLevel(logging.WARNING)
 
 
 def _main(args: argparse.Namespace) -> int:
@@ -175,6 +178,8 @@ def _main(args: argparse.Namespace) -> int:
     try:
         level = load_settings(args, options=(LOG_LEVEL,)).log_level.upper()
         logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+        if level == "DEBUG":  # picows logs its handshakes (headers and all, redacted below) a level lower
+            logging.getLogger("picows").setLevel(PICOWS_DEBUG_LL)
         logsafety.install([os.environ.get("OPENAI_API_KEY"), os.environ.get("TWILIO_AUTH_TOKEN")])
     except ValueError as exc:
         print(f"fastgate-bridge: {exc}", file=sys.stderr)

@@ -1,5 +1,6 @@
-"""The call server: HTTP (TwiML webhook, health, metrics) and the Twilio media websocket on aiohttp,
-one Realtime websocket per call, all on one event loop (uvloop when installed)."""
+"""The call server on one port: HTTP (TwiML webhook, health, metrics) on aiohttp, Twilio's media
+websocket on picows (see front_door), one Realtime websocket per call, all on one event loop (uvloop
+when installed)."""
 
 from __future__ import annotations
 
@@ -12,13 +13,16 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
+from picows import WSUpgradeRequest, WSUpgradeResponse, WSUpgradeResponseWithListener
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from bridge.core.commands import Application, PlainBridge
 from bridge.core.events import EndReason
 from bridge.server import fallback, metrics
+from bridge.server.front_door import FrontDoor, media_protocol_factory
 from bridge.server.session import CallReport, CallSession
 from bridge.server.settings import Settings
+from bridge.server.sockets import CallSocket
 from bridge.server.stream_token import PARAMETER as TOKEN_PARAMETER
 from bridge.server.stream_token import StreamTokens
 from bridge.server.twiml import SignatureCheck, busy_twiml, stream_twiml, websocket_url
@@ -49,6 +53,7 @@ class BridgeServer:
         # one thread for the applications' writes (SQLite has one writer): never the event loop
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fastgate-writer")
         self._runner: web.AppRunner | None = None
+        self._listening: asyncio.Server | None = None
         self.closers: list[Callable[[], None]] = []  # what stop() closes last (the lead store)
 
     @classmethod
@@ -73,7 +78,6 @@ class BridgeServer:
         app.router.add_route("GET", fallback.PATH, self.stream_ended)
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/metrics", self.metrics)
-        app.router.add_get("/media-stream", self.media_stream)
         return app
 
     async def start(self) -> int:
@@ -81,12 +85,21 @@ class BridgeServer:
             log.warning("TWILIO_AUTH_TOKEN is not set: requests and media streams are NOT authenticated")
         self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(
-            self._runner, self.settings.host, self.settings.port, reuse_port=self.settings.workers > 1
+        http = self._runner.server
+        assert http is not None
+        media = media_protocol_factory(
+            self.media_stream,
+            max_frame_size=self.settings.max_message_bytes,
+            handshake_timeout=10.0,
         )
-        await site.start()
-        sockets = getattr(site._server, "sockets", None)  # the port, when 0 asked the OS for one
-        self.port = sockets[0].getsockname()[1] if sockets else self.settings.port
+        self._listening = await asyncio.get_running_loop().create_server(
+            lambda: FrontDoor(media, http),
+            self.settings.host,
+            self.settings.port,
+            reuse_port=self.settings.workers > 1,
+            backlog=1024,
+        )
+        self.port = self._listening.sockets[0].getsockname()[1]
         log.info(
             "listening on http://%s:%s (realtime: %s)",
             self.settings.host,
@@ -105,9 +118,11 @@ class BridgeServer:
             log.info("draining %d call(s)", len(self.sessions))
         while self.sessions and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
+        if self._listening is not None:
+            self._listening.close()
         for session in list(self.sessions):
             session.call.end(EndReason.SHUTDOWN)
-            await session.flush()
+            session.flush()
         while self.sessions and time.monotonic() < deadline + 5:
             await asyncio.sleep(0.05)  # their last lead writes
         if self._runner is not None:
@@ -176,34 +191,40 @@ class BridgeServer:
     async def metrics(self, request: web.Request) -> web.Response:
         return web.Response(body=metrics.exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
-    async def media_stream(self, request: web.Request) -> web.StreamResponse:
-        url = websocket_url(self._public_base(request), request.path)
-        if not self.signatures.valid(url, {}, request.headers.get("X-Twilio-Signature")):
+    def media_stream(self, request: WSUpgradeRequest) -> CallSocket | WSUpgradeResponseWithListener:
+        """Twilio's websocket upgrade (picows asks, before it answers): a call's socket, or a refusal."""
+        path = request.path.split(b"?", 1)[0].decode("ascii", "replace")
+        host = request.headers.get("Host", "")
+        base = (self.settings.public_url or f"http://{host}").rstrip("/")
+        signature = request.headers.get("X-Twilio-Signature")
+        if not self.signatures.valid(websocket_url(base, path), {}, signature):
             log.warning("rejected /media-stream: bad or missing X-Twilio-Signature")
-            return web.Response(status=403, text="invalid signature\n")
+            return refusal(403, "invalid signature")
         if self.draining:
-            return web.Response(status=503, text="draining\n")
+            return refusal(503, "draining")
         if self.full:
             metrics.CALLS_REFUSED.labels("capacity").inc()
-            return web.Response(status=503, text="at capacity\n")
-        ws = web.WebSocketResponse(max_msg_size=self.settings.max_message_bytes, compress=False)
-        await ws.prepare(request)
+            return refusal(503, "at capacity")
         session = CallSession(
             self.settings,
-            ws,
             self.tokens if self.settings.requires_stream_token else None,
             self.app_factory(),
             clock=self.clock,
             writer=self.writer,
             time_scale=self.time_scale,
-            abort_twilio=request.transport.abort if request.transport else None,
             fallback=self.fallback,
+            began=self.sessions.add,
+            finished=self._call_finished,
         )
-        self.sessions.add(session)
-        try:
-            self.finished.append(await session.run())
-        except Exception:  # one call's bug must not take the server down
-            log.exception("[%s] call failed", session.call.call_sid)
-        finally:
-            self.sessions.discard(session)
-        return ws
+        return session.twilio_socket()
+
+    def _call_finished(self, session: CallSession, report: CallReport | None) -> None:
+        self.sessions.discard(session)
+        if report is not None:
+            self.finished.append(report)
+
+
+def refusal(status: int, text: str) -> WSUpgradeResponseWithListener:
+    return WSUpgradeResponseWithListener(
+        WSUpgradeResponse.create_error_response(status, f"{text}\n".encode()), None
+    )

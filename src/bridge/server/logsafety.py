@@ -1,7 +1,7 @@
 """What reaches the log output: never a secret, never a forged line, phone numbers masked unless asked.
 
-A filter on the root handlers, so it covers every library's records too (at DEBUG the websockets client
-logs its request headers, `Authorization: Bearer …` included).
+A filter on the root handlers, so it covers every library's records too (at DEBUG the socket library
+logs its handshake's headers, `Authorization: Bearer …` included).
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """One call's I/O: the Twilio socket in, the Realtime socket out, the sans-I/O Call in between.
 
-Three tasks run around the Call: the Twilio reader, the Realtime reader and a ticker, and beside
-them the application task. After each input, what the Call produced is written first, in order,
-through one writer lock (nothing sent after a `clear` can overtake it); its events then go to the
-application task, which never runs inside a reader: a slow lead write delays no audio. The
+Both sockets are picows listeners: each message reaches the Call in a callback (no task, no await per
+message), and what the Call produced is written at once, in order, by writes that never wait (nothing
+sent after a `clear` can overtake it). A timer ticks the Call's clock. Its events then go to the
+application task, which never runs inside a socket callback: a slow lead write delays no audio. The
 application's lead writes run on the store's writer thread, in order, and complete before the commands
 that follow them (a tool's output) are applied, unless the database keeps them waiting longer than
 WRITE_WAIT_SECONDS (another process holds its lock): then the call goes on and they land later.
@@ -17,16 +17,13 @@ import contextlib
 import functools
 import logging
 import time
-from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from aiohttp import WSMsgType, web
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from picows import WSCloseCode, WSError, WSMsgType, WSTransport, ws_connect
 
 from bridge.core.actions import Action, EndCall, Log, SendRealtime, SendTwilio
 from bridge.core.call import Call
@@ -35,6 +32,7 @@ from bridge.core.events import BargeInStarted, EndReason, Event
 from bridge.core.stats import BargeIn, CallStats
 from bridge.protocol import twilio
 from bridge.server import metrics
+from bridge.server.sockets import CallSocket
 from bridge.server.stream_token import PARAMETER as TOKEN_PARAMETER
 from bridge.server.stream_token import StreamTokens
 
@@ -45,6 +43,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("fastgate.bridge")
 MODEL_GONE = (EndReason.REALTIME_FAILED, EndReason.REALTIME_LOST, EndReason.SESSION_EXPIRED)
 SHIPPED_PROMPT = Path(__file__).parent / "audio" / "realtime_unavailable_he.ulaw"
+TEXT = WSMsgType.TEXT
 
 
 @functools.cache
@@ -97,85 +96,116 @@ class CallSession:
     def __init__(
         self,
         settings: Settings,
-        twilio_ws: web.WebSocketResponse,
         tokens: StreamTokens | None,
         app: Application,
         *,
         clock: Callable[[], float],
         writer: Executor,
         time_scale: float = 1.0,
-        abort_twilio: Callable[[], None] | None = None,
         fallback: Fallback | None = None,
+        began: Callable[[CallSession], None] = lambda _: None,
+        finished: Callable[[CallSession, CallReport | None], None] = lambda _s, _r: None,
     ) -> None:
-        self.settings, self.twilio_ws, self.app = settings, twilio_ws, app
+        self.settings, self.app = settings, app
         self.tokens = tokens  # None: streams are not checked (no Twilio auth token, local runs)
         self.now = clock
         self.writer = writer
         self.time_scale = time_scale
+        self.fallback = fallback  # a person to hand the caller to when the model is gone
+        self._began = began  # told when Twilio's socket is open
+        self._finished = finished  # told once, with the report, when everything of the call is done
         self.started_at = self.now()
         self.call = Call(settings.call, tools=app.tools or None, now_ms=self.started_at)
-        self.realtime: ClientConnection | None = None
+        self.twilio: WSTransport | None = None
+        self.realtime: WSTransport | None = None
+        self._realtime_end = "no close frame"  # how the Realtime socket ended
+        self._realtime_early: list[bytes] | None = []  # messages before the session is set up
         self.log_lines: list[tuple[float, Log]] = []
         self.app_errors = 0
-        self._write_lock = asyncio.Lock()
-        self._pending: deque[Action] = deque()  # taken from the Call, not yet done (survives a cancel)
-        self.fallback = fallback  # a person to hand the caller to when the model is gone
-        self._abort_twilio = abort_twilio or (lambda: None)  # drops the socket, unsent bytes and all
-        self._sending_since: float | None = None  # a send to Twilio in progress (it may block)
+        self._loop = asyncio.get_running_loop()
+        self._sending_since: float | None = None  # Twilio stopped reading (our writes pile up) since
+        self._writable = asyncio.Event()
+        self._writable.set()
         self._last_heard = self.started_at  # the last message from Twilio
         self._events: asyncio.Queue[Event | None] = asyncio.Queue()
-        self._closing = False
-        self._last_flush: asyncio.Future[list[Event]] | None = None  # after a failed task
+        self._closing: asyncio.Task[None] | None = None
+        self._app_task: asyncio.Task[None] | None = None
+        self._realtime_task: asyncio.Task[None] | None = None
+        self._tick: asyncio.TimerHandle | None = None
         self._started = asyncio.Event()  # Twilio's `start` arrived: only then is a Realtime session paid for
 
-    async def run(self) -> CallReport:
+    # -- the Twilio socket (picows calls these) ---------------------------------------------------------
+    def twilio_socket(self) -> CallSocket:
+        return CallSocket(
+            self.settings.max_message_bytes,
+            self._guarded(self._from_twilio),
+            self._guarded(self._twilio_failed),
+            self._twilio_closed,
+            self._twilio_paused,
+            connected=self._twilio_connected,
+        )
+
+    def _twilio_connected(self, transport: WSTransport) -> None:
+        self.twilio = transport
+        self._began(self)
         metrics.CALLS_ACTIVE.inc()
-        app_task = asyncio.create_task(self._application())
-        tasks = [asyncio.create_task(self._realtime_side()), asyncio.create_task(self._ticker())]
-        for task in (*tasks, app_task):
+        self._app_task = self._loop.create_task(self._application())
+        self._realtime_task = self._loop.create_task(self._realtime_side())
+        for task in (self._app_task, self._realtime_task):
             task.add_done_callback(self._side_task_done)
-        try:
-            await self._twilio_side()
-        finally:
-            if self.call.ending is None:
-                self.call.end(EndReason.TWILIO_CLOSED)
-            await self.flush()
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await self.flush()  # what a cancelled task had taken but not done: the [END] line above all
-            self._events.put_nowait(None)
-            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(asyncio.shield(app_task), APP_DRAIN_SECONDS)
-            app_task.cancel()
-            if self.realtime is not None:
-                await self.realtime.close()
-            metrics.CALLS_ACTIVE.dec()
-        return self._report()
+        self._schedule_tick()
 
-    def _side_task_done(self, task: asyncio.Task[None]) -> None:
-        if task.cancelled() or task.exception() is None:
+    def _from_twilio(self, data: bytes) -> None:
+        if self.call.ending is not None:
             return
-        log.error("[%s] call task failed", self.call.call_sid, exc_info=task.exception())
+        self._last_heard = now = self.now()
+        self.call.receive_twilio(data, now)
+        if self.call.stream_sid is not None and not self._started.is_set():
+            self._started.set()
+        if self.call.has_output:
+            self.flush()
+
+    def _twilio_failed(self, why: str) -> None:
+        self.call.end(EndReason.TWILIO_ERROR, why)
+        self.flush()
+
+    def _twilio_paused(self, paused: bool) -> None:
+        if paused:
+            self._sending_since = self.now()
+            self._writable.clear()
+        else:
+            self._sending_since = None
+            self._writable.set()
+
+    def _twilio_closed(self, _said: str, error: str | None) -> None:
+        self._writable.set()  # nothing will drain now: a paced prompt must not wait for it
         if self.call.ending is None:
-            self.call.end(EndReason.INTERNAL_ERROR, repr(task.exception()))
-            self._last_flush = asyncio.ensure_future(self.flush())
+            if error is None:
+                self.call.end(EndReason.TWILIO_CLOSED)
+            else:
+                self.call.end(EndReason.TWILIO_ERROR, error)
+        self._safely(self.flush)
+        self._loop.create_task(self._finish())
 
-    # -- the readers --------------------------------------------------------------------------------------
-    async def _twilio_side(self) -> None:
-        async for msg in self.twilio_ws:
-            if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
-                self._last_heard = now = self.now()
-                self.call.receive_twilio(msg.data, now)
-                if self.call.stream_sid is not None:
-                    self._started.set()
-            else:  # ERROR (e.g. a message over the size limit): the socket is unusable
-                self.call.end(EndReason.TWILIO_ERROR, str(self.twilio_ws.exception()))
-            if self._pending or self.call.has_output:
-                await self.flush()
-            if self.call.ending is not None:
-                break
+    def _guarded(self, handler: Callable[[Any], None]) -> Callable[[Any], None]:
+        """One call's bug ends that call (logged), never the socket library's loop or another call."""
 
+        def guarded(argument: Any) -> None:
+            self._safely(handler, argument)
+
+        return guarded
+
+    def _safely(self, handler: Callable[..., object], *args: Any) -> None:
+        try:
+            handler(*args)
+        except Exception as exc:
+            log.exception("[%s] call failed", self.call.call_sid)
+            if self.call.ending is None:
+                self.call.end(EndReason.INTERNAL_ERROR, repr(exc))
+                with contextlib.suppress(Exception):
+                    self.flush()
+
+    # -- the Realtime socket ------------------------------------------------------------------------------
     async def _realtime_side(self) -> None:
         s = self.settings
         try:
@@ -185,72 +215,148 @@ class CallSession:
             self.call.end(
                 EndReason.NO_START, f"no start within {s.start_timeout:g} s: no Realtime session opened"
             )
-            await self.flush()
+            self.flush()
             return
         if self.tokens is not None:
             call = self.call
             if not self.tokens.valid(call.call_sid, call.custom_parameters.get(TOKEN_PARAMETER)):
                 call.end(EndReason.BAD_STREAM_TOKEN, "no Realtime session opened")
-                await self.flush()
+                self.flush()
                 return
+        socket = CallSocket(
+            s.realtime_max_message_bytes,
+            self._guarded(self._from_realtime),
+            self._guarded(self._realtime_gone),
+            self._realtime_closed,
+        )
         try:
-            self.realtime = await connect(
-                s.realtime_endpoint,
-                additional_headers={"Authorization": f"Bearer {s.api_key or ''}"},
-                compression=None,
-                max_size=s.realtime_max_message_bytes,
-                open_timeout=s.realtime_connect_timeout,
-                ping_interval=s.realtime_ping_interval,
-                ping_timeout=s.realtime_ping_interval,
-                close_timeout=s.realtime_ping_interval,  # a silent peer will not answer the close either
-            )
-        except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as exc:
-            self.call.end(EndReason.REALTIME_FAILED, str(exc))
-            await self.flush()
+            async with asyncio.timeout(s.realtime_connect_timeout):
+                transport, _ = await ws_connect(
+                    lambda: socket,
+                    s.realtime_endpoint,
+                    extra_headers={"Authorization": f"Bearer {s.api_key or ''}"},
+                    websocket_handshake_timeout=s.realtime_connect_timeout,
+                    enable_auto_ping=True,
+                    auto_ping_idle_timeout=s.realtime_ping_interval,
+                    auto_ping_reply_timeout=s.realtime_ping_interval,
+                    max_frame_size=s.realtime_max_message_bytes,
+                )
+        except (OSError, WSError, TimeoutError, ValueError) as exc:
+            self.call.end(EndReason.REALTIME_FAILED, str(exc) or type(exc).__name__)
+            self.flush()
             return
+        self.realtime = transport
         if self.call.ending is not None:  # the caller left while we connected: open nothing
-            await self.realtime.close()
+            self._close_realtime()
             return
         self.call.realtime_connected(self.now())
-        await self.flush()
+        self.flush()
+        early, self._realtime_early = self._realtime_early or [], None
+        for data in early:
+            self._from_realtime(data)
         try:
-            async for raw in self.realtime:
-                received = time.perf_counter()
-                self.call.receive_realtime(raw, self.now())
-                for event in await self.flush():
-                    if isinstance(event, BargeInStarted):
-                        metrics.BARGE_INS.inc()
-                        metrics.BARGE_IN_REACTION.observe(time.perf_counter() - received)
-        except ConnectionClosed:
-            pass
-        if self.call.ending is None:
-            code, reason = self.realtime.close_code, self.realtime.close_reason
-            why = f"{code} {reason}".strip() if code is not None else "no close frame"
-            self.call.end(EndReason.REALTIME_LOST, why)
-            await self.flush()
+            await transport.wait_disconnected()
+            why = self._realtime_end
+        except Exception as exc:  # picows closed it for a protocol error (e.g. a frame over the limit)
+            why = str(exc) or type(exc).__name__
+        self._realtime_gone(why)
 
-    async def _ticker(self) -> None:
-        interval = self.settings.tick_ms / 1000.0 * self.time_scale
-        while self.call.ending is None:
-            await asyncio.sleep(interval)
-            now = self.now()
-            self._watch_twilio(now)
-            self.call.tick(now)
-            if self._pending or self.call.has_output:
-                await self.flush()
+    def _realtime_closed(self, said: str, error: str | None) -> None:
+        self._realtime_end = error or said
+
+    def _from_realtime(self, data: bytes) -> None:
+        if self._realtime_early is not None:  # before realtime_connected: in order, right after it
+            self._realtime_early.append(data)
+            return
+        received = time.perf_counter()
+        self.call.receive_realtime(data, self.now())
+        for event in self.flush():
+            if isinstance(event, BargeInStarted):
+                metrics.BARGE_INS.inc()
+                metrics.BARGE_IN_REACTION.observe(time.perf_counter() - received)
+
+    def _realtime_gone(self, why: str) -> None:
+        if self.call.ending is None:
+            self.call.end(EndReason.REALTIME_LOST, why)
+            self.flush()
+
+    def _close_realtime(self) -> None:
+        if self.realtime is not None and not self.realtime.is_disconnected:
+            if not self.realtime.is_close_frame_sent:
+                self.realtime.send_close(WSCloseCode.OK)
+            self.realtime.disconnect()
+
+    # -- the clock ------------------------------------------------------------------------------------------
+    def _schedule_tick(self) -> None:
+        self._tick = self._loop.call_later(self.settings.tick_ms / 1000.0 * self.time_scale, self._ticked)
+
+    def _ticked(self) -> None:
+        if self.call.ending is not None:
+            return
+        self._safely(self._on_tick)
+        if self.call.ending is None:
+            self._schedule_tick()
+
+    def _on_tick(self) -> None:
+        now = self.now()
+        self._watch_twilio(now)
+        self.call.tick(now)
+        if self.call.has_output:
+            self.flush()
 
     def _watch_twilio(self, now: float) -> None:
-        """A Twilio peer that stopped reading (a send blocked) or stopped sending ends its call; the ticker
-        checks, so no send and no message pays for a timer."""
+        """A Twilio peer that stopped reading (our writes pile up) or stopped sending ends its call; the
+        clock checks, so no send and no message pays for a timer."""
         s = self.settings  # `now` is the call's clock in ms: scenario time in a simulation, like the settings
         if self.call.ending is not None:
             return
         if self._sending_since is not None and now - self._sending_since > s.twilio_send_timeout * 1000:
             self.call.end(EndReason.TWILIO_STALLED, f"a send blocked for {s.twilio_send_timeout:g} s")
-            self._abort_twilio()  # wakes the blocked send with an error; the flush goes on
+            self._abort_twilio()
         elif now - self._last_heard > s.twilio_idle_timeout * 1000:
             self.call.end(EndReason.TWILIO_SILENT, f"nothing for {s.twilio_idle_timeout:g} s")
             self._abort_twilio()
+
+    def _abort_twilio(self) -> None:
+        """Drops the socket, unsent bytes and all; its end (a callback) finishes the call."""
+        if self.twilio is not None and not self.twilio.is_disconnected:
+            self.twilio.disconnect(graceful=False)
+
+    # -- the end ------------------------------------------------------------------------------------------
+    def _side_task_done(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled() or task.exception() is None:
+            return
+        log.error("[%s] call task failed", self.call.call_sid, exc_info=task.exception())
+        if self.call.ending is None:
+            self.call.end(EndReason.INTERNAL_ERROR, repr(task.exception()))
+            self._safely(self.flush)
+
+    async def _finish(self) -> None:
+        """After Twilio's socket is gone: the last writes and lead writes, then the report."""
+        report: CallReport | None = None
+        try:
+            if self._tick is not None:
+                self._tick.cancel()
+            if self._realtime_task is not None:
+                self._realtime_task.cancel()
+                await asyncio.gather(self._realtime_task, return_exceptions=True)
+            self._safely(self.flush)  # what a cancelled task left: the [END] line above all
+            if self._closing is not None:
+                with contextlib.suppress(Exception):
+                    await self._closing
+            self._events.put_nowait(None)
+            if self._app_task is not None:
+                with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                    await asyncio.wait_for(asyncio.shield(self._app_task), APP_DRAIN_SECONDS)
+                self._app_task.cancel()
+            self._close_realtime()
+            report = self._report()
+        except Exception:
+            log.exception("[%s] call failed", self.call.call_sid)
+        finally:
+            if self.twilio is not None:
+                metrics.CALLS_ACTIVE.dec()
+            self._finished(self, report)
 
     # -- the application ----------------------------------------------------------------------------------
     async def _application(self) -> None:
@@ -260,7 +366,7 @@ class CallSession:
             for item in self.app.handle(event):
                 if isinstance(item, Command):
                     self.call.apply(item, self.now())
-                    await self.flush()
+                    self.flush()
                     continue
                 write = loop.run_in_executor(self.writer, self.app.perform, item)
                 write.add_done_callback(functools.partial(self._write_done, type(item).__name__))
@@ -283,43 +389,37 @@ class CallSession:
         log.error("[%s] application write %s failed: %r", self.call.call_sid, kind, write.exception())
 
     # -- the writer ---------------------------------------------------------------------------------------
-    async def flush(self) -> list[Event]:
-        """Write what the Call produced, in order; then hand its events to the application."""
-        async with self._write_lock:
-            self._pending.extend(self.call.actions())
-            events = self.call.events()
-            while self._pending:
-                action = self._pending.popleft()
-                try:
-                    await self._do(action)
-                except (ConnectionError, RuntimeError) as exc:  # the peer went away mid-send: the rest
-                    log.debug("[%s] %s not sent: %r", self.call.call_sid, type(action).__name__, exc)
+    def flush(self) -> list[Event]:
+        """Write what the Call produced, in order (picows writes never wait: nothing can overtake a
+        `clear`); then hand its events to the application."""
+        for action in self.call.actions():
+            self._do(action)
+        events = self.call.events()
         for event in events:
             self._events.put_nowait(event)
         return events
 
-    async def _do(self, action: Action) -> None:
+    def _do(self, action: Action) -> None:
         if isinstance(action, SendRealtime):
-            if self.realtime is not None:
-                with contextlib.suppress(ConnectionClosed):  # the reader notices and ends the call
-                    await self.realtime.send(action.text)
+            if self.realtime is not None and not self.realtime.is_close_frame_sent:
+                self.realtime.send(TEXT, action.text)
         elif isinstance(action, SendTwilio):
-            if not self.twilio_ws.closed:
-                self._sending_since = self.now()
-                try:
-                    await self.twilio_ws.send_str(action.text)
-                finally:
-                    self._sending_since = None
+            if self._twilio_open():
+                self.twilio.send(TEXT, action.text)  # type: ignore[union-attr]
         elif isinstance(action, Log):
             self.log_lines.append((self.now(), action))
             log.log(action.level, action.message if self.settings.log_transcripts else private(action))
-        elif isinstance(action, EndCall):
-            await self._close()
+        elif isinstance(action, EndCall) and self._closing is None:
+            self._closing = self._loop.create_task(self._close())
+
+    def _twilio_open(self) -> bool:
+        return (
+            self.twilio is not None
+            and not self.twilio.is_disconnected
+            and not self.twilio.is_close_frame_sent
+        )
 
     async def _close(self) -> None:
-        if self._closing:
-            return
-        self._closing = True
         s = self.settings
         ending = self.call.ending
         if (
@@ -338,33 +438,31 @@ class CallSession:
             except TimeoutError:
                 log.warning("[%s] twilio stopped reading the unavailable prompt", self.call.call_sid)
                 self._abort_twilio()
-            except (ConnectionError, RuntimeError):
-                pass  # the caller left
-        if not self.twilio_ws.closed:
-            with contextlib.suppress(ConnectionError, RuntimeError, TimeoutError):
-                async with asyncio.timeout(self.settings.twilio_send_timeout * self.time_scale):
-                    await self.twilio_ws.close()  # Twilio goes on with the TwiML after <Connect>
-        if self.realtime is not None:
-            await self.realtime.close()
+        if self._twilio_open():
+            self.twilio.send_close(WSCloseCode.OK)  # type: ignore[union-attr]  # Twilio goes on with the TwiML
+            self.twilio.disconnect()  # type: ignore[union-attr]  # after what is written has gone out
+        self._close_realtime()
 
     async def _say_unavailable(self) -> None:
         """With no model behind the call, a recorded apology rather than dead air; then the stream ends."""
         sid = self.call.stream_sid
-        if sid is None or self.twilio_ws.closed:
+        if sid is None or not self._twilio_open():
             return
         prompt = unavailable_prompt(self.settings.unavailable_prompt)
-        await self._send_within_timeout(twilio.clear(sid))
+        await self._send_when_writable(twilio.clear(sid))
         step = 8 * 100  # 100 ms per media message, as AI audio goes out
         for i in range(0, len(prompt), step):
             payload = base64.b64encode(prompt[i : i + step]).decode("ascii")
-            await self._send_within_timeout(twilio.media(sid, payload))
+            await self._send_when_writable(twilio.media(sid, payload))
         log.info("[%s] played the unavailable prompt (%.1f s)", self.call.call_sid, len(prompt) / 8000)
         await asyncio.sleep((len(prompt) / 8000 + 0.3) * self.time_scale)  # Twilio plays what it has
 
-    async def _send_within_timeout(self, text: str) -> None:
-        """After the call's end, when the ticker no longer watches: TimeoutError if Twilio stopped reading."""
+    async def _send_when_writable(self, text: str) -> None:
+        """After the call's end, when the clock no longer watches: TimeoutError if Twilio stopped reading."""
         async with asyncio.timeout(self.settings.twilio_send_timeout * self.time_scale):
-            await self.twilio_ws.send_str(text)
+            await self._writable.wait()
+        if self._twilio_open():
+            self.twilio.send(TEXT, text)  # type: ignore[union-attr]
 
     async def _hang_up_by_rest(self) -> None:
         """Ends the phone call itself (not just the stream) through Twilio's REST API."""
