@@ -9,6 +9,7 @@ speakerphone); then the voice model. `onset_frames` voiced frames in a row make 
 from __future__ import annotations
 
 import base64
+from bisect import bisect_left, insort
 from collections import deque
 
 from bridge.core.config import LocalDetection
@@ -34,7 +35,8 @@ class EchoGuard:
         self.assumed_return = assumed_return
         self._heard: deque[int] = deque(maxlen=max(1, lag_ms // FRAME_MS + 1))  # AI RMS per frame slot
         self._warm = 0  # frame slots since the AI became audible
-        self._returns: deque[float] = deque(maxlen=50)
+        self._returns: deque[float] = deque(maxlen=50)  # in arrival order
+        self._sorted: list[float] = []  # the same values in order of size: the percentile without a sort
         self.echo_return = assumed_return
         self.reference = 0  # the AI's recent RMS, as of the last inbound frame
 
@@ -53,10 +55,17 @@ class EchoGuard:
         if reference < MIN_REFERENCE_RMS:
             return False
         if self._warm >= self._heard.maxlen:  # type: ignore[operator]
-            self._returns.append(inbound_rms / reference)
-        if len(self._returns) >= self._returns.maxlen // 2:  # type: ignore[operator]
-            self.echo_return = sorted(self._returns)[len(self._returns) * 9 // 10]
+            self._learn(inbound_rms / reference)
         return inbound_rms < self.margin * self.echo_return * reference
+
+    def _learn(self, share: float) -> None:
+        returns, ordered = self._returns, self._sorted
+        if len(returns) == returns.maxlen:
+            del ordered[bisect_left(ordered, returns[0])]
+        returns.append(share)
+        insort(ordered, share)
+        if len(ordered) >= returns.maxlen // 2:  # type: ignore[operator]
+            self.echo_return = ordered[len(ordered) * 9 // 10]
 
 
 class LocalVoice:
