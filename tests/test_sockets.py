@@ -11,11 +11,13 @@ from picows import WSMsgType
 from picows.picows import _make_test_ws_frame
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
+from websockets.frames import Frame, Opcode
+from websockets.streams import StreamReader
 
 from bridge.server.app import BridgeServer
 from bridge.server.front_door import is_media_request
 from bridge.server.settings import Settings
-from bridge.server.sockets import Messages, MessageTooBig
+from bridge.server.sockets import Messages, MessageTooBig, server_text_frames
 from test_server import KEY, media, run, stack, start, wait_for
 
 TEXT, BINARY, MORE = WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.CONTINUATION
@@ -132,3 +134,18 @@ def test_an_oversized_realtime_message_ends_the_call_with_the_reason():
                 await server.stop(0)
 
     run(go())
+
+
+@pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536, 70000])
+def test_joined_frames_parse_as_the_same_messages(size):
+    texts = ["x" * size, '{"event":"mark"}', "é" * (size // 2)]
+    reader = StreamReader()
+    reader.feed_data(server_text_frames(texts))
+    reader.feed_eof()
+    for text in texts:
+        parser = Frame.parse(reader.read_exact, mask=False)
+        with pytest.raises(StopIteration) as done:
+            next(parser)
+        frame = done.value.value
+        assert frame.fin and frame.opcode is Opcode.TEXT and frame.data.decode() == text
+    assert reader.at_eof()

@@ -1,9 +1,9 @@
 """A lean Twilio caller for load tests: Media Streams as Twilio speaks it, at a few µs per frame.
 
-One `Metronome` sends every caller's 20 ms frame from a single timer. Each caller speaks a recorded
-utterance once per cycle (over the AI, which talks all the time), plays what it receives in real
-time, echoes marks when their audio has played (at once on `clear`, as Twilio does), and notes the
-times the load test needs. Times are time.perf_counter() seconds.
+One `Metronome` sends every caller's 20 ms frame from a single timer, spread over the 20 ms. Each
+caller speaks a recorded utterance once per cycle (over the AI, which talks all the time), plays what it
+receives in real time, echoes marks when their audio has played (at once on `clear`, as Twilio does),
+and notes the times the load test needs. Times are time.perf_counter() seconds.
 """
 
 from __future__ import annotations
@@ -144,10 +144,13 @@ class LeanCaller:
 
 
 class Metronome:
-    """Every caller's frame every 20 ms from one timer; `lag` is how late the worst tick ran."""
+    """Every caller's frame every 20 ms from one timer that wakes `slots` times per frame, each time for
+    its share of the callers: like real streams, whose 20 ms cadences are not in step, the frames reach
+    the server spread over the 20 ms rather than all in one burst. `lag` is how late the worst tick ran."""
 
-    def __init__(self, callers: list[LeanCaller]) -> None:
+    def __init__(self, callers: list[LeanCaller], slots: int = 4) -> None:
         self.callers = callers
+        self.slots = slots
         self.lag = 0.0
         self._task: asyncio.Task[None] | None = None
 
@@ -161,12 +164,14 @@ class Metronome:
 
     async def _run(self) -> None:
         due = time.perf_counter()
+        slot = 0
         while True:
-            due += FRAME_MS / 1000
+            due += FRAME_MS / 1000 / self.slots
             delay = due - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
             now = time.perf_counter()
             self.lag = max(self.lag, now - due)
-            for caller in self.callers:
+            for caller in self.callers[slot :: self.slots]:
                 await caller.tick(now)
+            slot = (slot + 1) % self.slots

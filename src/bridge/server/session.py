@@ -32,7 +32,7 @@ from bridge.core.events import BargeInStarted, EndReason, Event
 from bridge.core.stats import BargeIn, CallStats
 from bridge.protocol import twilio
 from bridge.server import metrics
-from bridge.server.sockets import CallSocket
+from bridge.server.sockets import CallSocket, server_text_frames
 from bridge.server.stream_token import PARAMETER as TOKEN_PARAMETER
 from bridge.server.stream_token import StreamTokens
 
@@ -392,8 +392,17 @@ class CallSession:
     def flush(self) -> list[Event]:
         """Write what the Call produced, in order (picows writes never wait: nothing can overtake a
         `clear`); then hand its events to the application."""
+        to_twilio: list[str] = []  # in a row: one write
         for action in self.call.actions():
+            if type(action) is SendTwilio:
+                to_twilio.append(action.text)
+                continue
+            if to_twilio:
+                self._send_twilio(to_twilio)
+                to_twilio = []
             self._do(action)
+        if to_twilio:
+            self._send_twilio(to_twilio)
         events = self.call.events()
         for event in events:
             self._events.put_nowait(event)
@@ -404,13 +413,20 @@ class CallSession:
             if self.realtime is not None and not self.realtime.is_close_frame_sent:
                 self.realtime.send(TEXT, action.text)
         elif isinstance(action, SendTwilio):
-            if self._twilio_open():
-                self.twilio.send(TEXT, action.text)  # type: ignore[union-attr]
+            self._send_twilio([action.text])
         elif isinstance(action, Log):
             self.log_lines.append((self.now(), action))
             log.log(action.level, action.message if self.settings.log_transcripts else private(action))
         elif isinstance(action, EndCall) and self._closing is None:
             self._closing = self._loop.create_task(self._close())
+
+    def _send_twilio(self, texts: list[str]) -> None:
+        if not self._twilio_open():
+            return
+        if len(texts) == 1:
+            self.twilio.send(TEXT, texts[0])  # type: ignore[union-attr]
+        else:
+            self.twilio.underlying_transport.write(server_text_frames(texts))  # type: ignore[union-attr]
 
     def _twilio_open(self) -> bool:
         return (
