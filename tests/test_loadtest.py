@@ -37,6 +37,17 @@ def test_a_short_ramp_measures_fastgate_and_the_tutorial_relay_in_one_run(tmp_pa
     assert ours["onset_to_clear_ms"]["p99"] < 200  # the pause on the bridge's own hearing
 
 
+def test_the_floor_relay_forwards_every_frame_and_is_compared_with_the_tutorial(tmp_path: Path) -> None:
+    done = loadtest("--steps", "4", "--window", "3", "--floor", "--no-plot", "--out-dir", str(tmp_path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads((tmp_path / "loadtest.json").read_text())
+    assert [r["server"] for r in result["results"]] == ["picows relay", "tutorial", "fastgate"]
+    (floor,) = result["results"][0]["steps"]
+    assert floor["calls_held"] == 4 and floor["frames_lost"] == 0 and floor["barge_ins_missed"] == 0
+    assert floor["appends_per_call_second"] == pytest.approx(50, abs=1)  # one append per frame
+    assert "picows relay" in done.stdout and "ratio" in done.stdout
+
+
 def test_workers_are_ramped_beside_one_worker_and_measured_as_a_whole(tmp_path: Path) -> None:
     done = loadtest(
         "--steps", "6", "--window", "3", "--no-baseline", "--no-pin", "--workers", "2", "--no-plot",

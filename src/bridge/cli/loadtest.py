@@ -43,6 +43,11 @@ def add_loadtest(sub: argparse._SubParsersAction) -> None:
         "--no-baseline", action="store_true", help="fastgate only (no tutorial relay in the same run)"
     )
     p.add_argument(
+        "--floor",
+        action="store_true",
+        help="also the tutorial relay's logic on picows: the cost of forwarding alone, same run",
+    )
+    p.add_argument(
         "--no-pin", action="store_true", help="do not pin the server and the load to separate cores"
     )
     p.add_argument(
@@ -80,6 +85,8 @@ def loadtest(args: argparse.Namespace) -> int:
             )
             return 0 if result["frames_lost"] == 0 and result["calls_dropped"] == 0 else 1
         kinds = ("fastgate",) if args.no_baseline else ("tutorial", "fastgate")
+        if args.floor:
+            kinds = ("picows relay", *kinds)
         plan = LoadPlan(steps=args.steps, window_s=args.window, pin=not args.no_pin)
         result = run_sync(kinds, plan, work, print, more_workers=args.workers)
     path = out / "loadtest.json"
@@ -100,21 +107,28 @@ async def _soak(args: argparse.Namespace, work: str) -> dict[str, Any]:
     return await soak("fastgate", args.calls, args.soak_minutes, round_s, work, print)
 
 
+def _cpu_ratios(series: dict[str, Any], name: str) -> list[str]:
+    lines = []
+    for calls in sorted({s["calls"] for s in series[name]["steps"]}):
+        ours, theirs = at_calls(series[name], calls), at_calls(series["tutorial"], calls)
+        if ours and theirs and theirs["cpu_ms_per_call_second"]:
+            ratio = ours["cpu_ms_per_call_second"] / theirs["cpu_ms_per_call_second"]
+            lines.append(
+                f"{calls} calls: CPU per call-second {name} {ours['cpu_ms_per_call_second']} ms, "
+                f"tutorial {theirs['cpu_ms_per_call_second']} ms (ratio {ratio:.2f})"
+            )
+    return lines
+
+
 def _headline(result: dict[str, Any]) -> str:
     lines = [
         "most calls with p99 forward ≤ 10 ms, barge-in p99 ≤ 5 ms, no frame lost: "
         + ", ".join(f"{k} {v}" for k, v in result["headline"].items())
     ]
     series = {r["server"]: r for r in result["results"]}
-    if "tutorial" in series and "fastgate" in series:
-        for calls in sorted({s["calls"] for s in series["fastgate"]["steps"]}):
-            ours, theirs = at_calls(series["fastgate"], calls), at_calls(series["tutorial"], calls)
-            if ours and theirs and theirs["cpu_ms_per_call_second"]:
-                ratio = ours["cpu_ms_per_call_second"] / theirs["cpu_ms_per_call_second"]
-                lines.append(
-                    f"{calls} calls: CPU per call-second fastgate {ours['cpu_ms_per_call_second']} ms, "
-                    f"tutorial {theirs['cpu_ms_per_call_second']} ms (ratio {ratio:.2f})"
-                )
+    if "tutorial" in series:
+        for name in ("fastgate", "picows relay"):
+            lines += _cpu_ratios(series, name) if name in series else []
     for r in result["results"]:
         if r.get("workers", 1) > 1 and "fastgate" in result["headline"]:
             one, many = result["headline"]["fastgate"], result["headline"][r["server"]]

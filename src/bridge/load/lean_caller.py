@@ -15,8 +15,7 @@ from array import array
 from collections import deque
 
 import orjson
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
 from bridge.load.lean_realtime import SILENCE, read_tag
 from fastgate import FRAME_BYTES, FRAME_MS
@@ -24,6 +23,7 @@ from fastgate import FRAME_BYTES, FRAME_MS
 # After the words, the silence that ends the turn: the server's VAD needs it at once (a bridge may batch
 # the silence after it). The bridge's own quiet_batch_after_ms is the same 1.5 s.
 TURN_END_MS = 1500
+TEXT = WSMsgType.TEXT
 
 
 def speech_frames(audio: bytes) -> list[str]:
@@ -58,15 +58,16 @@ class LeanCaller:
         self.first_media: dict[int, float] = {}  # reply number -> its first audio here
         self.connection: int | None = None  # the peer's connection index, from the first tagged reply
         self.closed = False
-        self._ws: ClientConnection | None = None
-        self._reader: asyncio.Task[None] | None = None
+        self._ws: WSTransport | None = None
         self._marks: deque[tuple[float, str]] = deque()
         self._play_until = 0.0
         self._frame = 0
 
     async def open(self) -> None:
-        self._ws = await connect(self.url, compression=None, max_size=1 << 20, open_timeout=30)
-        await self._ws.send('{"event":"connected","protocol":"Call","version":"1.0.0"}')
+        self._ws, _ = await ws_connect(
+            lambda: _Reader(self), self.url, max_frame_size=1 << 20, websocket_handshake_timeout=30
+        )
+        self._send('{"event":"connected","protocol":"Call","version":"1.0.0"}')
         start = {
             "event": "start",
             "sequenceNumber": "1",
@@ -80,20 +81,27 @@ class LeanCaller:
                 "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
             },
         }
-        await self._ws.send(orjson.dumps(start).decode())
-        self._reader = asyncio.create_task(self._read())
+        self._send(orjson.dumps(start).decode())
 
     async def close(self) -> None:
-        if self._ws is not None and not self.closed:
-            self.closed = True
-            await self._ws.close()
-        if self._reader is not None:
-            await asyncio.gather(self._reader, return_exceptions=True)
-
-    async def tick(self, now: float) -> None:
-        """This caller's next frame, and the marks whose audio has played."""
         ws = self._ws
-        if ws is None or self.closed:
+        if ws is not None and not self.closed:
+            self.closed = True
+            ws.send_close(WSCloseCode.OK)
+            ws.disconnect()
+        if ws is not None:
+            await ws.wait_disconnected()
+
+    def _send(self, text: str) -> None:
+        ws = self._ws
+        if ws is None or ws.is_disconnected:
+            self.closed = True
+            return
+        ws.send(TEXT, text)
+
+    def tick(self, now: float) -> None:
+        """This caller's next frame, and the marks whose audio has played."""
+        if self._ws is None or self.closed:
             return
         position = (self._frame + self.phase) % self.cycle - self.speak_at
         speaking = 0 <= position < len(self.speech)
@@ -101,46 +109,52 @@ class LeanCaller:
             self.voice_onsets.append((now, self._play_until > now))
         payload = self.speech[position] if speaking else SILENCE
         self._frame += 1
-        try:
-            await ws.send(
-                '{"event":"media","streamSid":"%s","media":{"track":"inbound","chunk":"%d",'  # noqa: UP031
-                '"timestamp":"%d","payload":"%s"}}'
-                % (self.stream_sid, self._frame, self._frame * FRAME_MS, payload)
-            )
-            self.sent.append(now)
-            self.prompt.append(0 <= position < self.prompt_frames)
-            while self._marks and self._marks[0][0] <= now:
-                await ws.send(self._mark(self._marks.popleft()[1]))
-        except ConnectionClosed:
-            self.closed = True
+        self._send(
+            '{"event":"media","streamSid":"%s","media":{"track":"inbound","chunk":"%d",'  # noqa: UP031
+            '"timestamp":"%d","payload":"%s"}}'
+            % (self.stream_sid, self._frame, self._frame * FRAME_MS, payload)
+        )
+        self.sent.append(now)
+        self.prompt.append(0 <= position < self.prompt_frames)
+        while self._marks and self._marks[0][0] <= now:
+            self._send(self._mark(self._marks.popleft()[1]))
 
     def _mark(self, name: str) -> str:
         return '{"event":"mark","streamSid":"%s","mark":{"name":"%s"}}' % (self.stream_sid, name)  # noqa: UP031
 
-    async def _read(self) -> None:
-        assert self._ws is not None
-        try:
-            async for raw in self._ws:
-                now = time.perf_counter()
-                msg = orjson.loads(raw)
-                event = msg.get("event")
-                if event == "media":
-                    payload = msg["media"]["payload"]
-                    tag = read_tag(base64.b64decode(payload[:12]))
-                    if tag is not None:
-                        self.connection = tag[0]
-                        self.first_media.setdefault(tag[1], now)
-                    self._play_until = max(now, self._play_until) + len(payload) * 3 / 4 / 8000
-                elif event == "mark":
-                    self._marks.append((self._play_until, msg["mark"]["name"]))
-                elif event == "clear":
-                    self.clears.append(now)
-                    self._play_until = now
-                    while self._marks:  # Twilio returns the pending marks at once
-                        await self._ws.send(self._mark(self._marks.popleft()[1]))
-        except ConnectionClosed:
-            pass
-        self.closed = True
+    def received(self, raw: bytes) -> None:
+        now = time.perf_counter()
+        msg = orjson.loads(raw)
+        event = msg.get("event")
+        if event == "media":
+            payload = msg["media"]["payload"]
+            tag = read_tag(base64.b64decode(payload[:12]))
+            if tag is not None:
+                self.connection = tag[0]
+                self.first_media.setdefault(tag[1], now)
+            self._play_until = max(now, self._play_until) + len(payload) * 3 / 4 / 8000
+        elif event == "mark":
+            self._marks.append((self._play_until, msg["mark"]["name"]))
+        elif event == "clear":
+            self.clears.append(now)
+            self._play_until = now
+            while self._marks:  # Twilio returns the pending marks at once
+                self._send(self._mark(self._marks.popleft()[1]))
+
+
+class _Reader(WSListener):  # type: ignore[misc]
+    def __init__(self, caller: LeanCaller) -> None:
+        self.caller = caller
+
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        if frame.msg_type is TEXT:
+            self.caller.received(frame.get_payload_as_bytes())
+        elif frame.msg_type is WSMsgType.CLOSE:
+            transport.send_close(frame.get_close_code())
+            transport.disconnect()
+
+    def on_ws_disconnected(self, transport: WSTransport) -> None:
+        self.caller.closed = True
 
 
 class Metronome:
@@ -173,5 +187,5 @@ class Metronome:
             now = time.perf_counter()
             self.lag = max(self.lag, now - due)
             for caller in self.callers[slot :: self.slots]:
-                await caller.tick(now)
+                caller.tick(now)
             slot = (slot + 1) % self.slots

@@ -25,8 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.exceptions import ConnectionClosed
+from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_create_server
 
 from fastgate import FRAME_BYTES
 
@@ -40,6 +39,7 @@ def silence(frames: int) -> str:
 
 
 DELTA_MS = 100
+TEXT = WSMsgType.TEXT
 TRANSCRIPT = "לא, קריית שמונה"
 
 
@@ -83,9 +83,9 @@ class LeanRealtime:
         self.vad_frames = max(1, vad_delay_ms // 20)
         self.silence_frames = max(1, silence_ms // 20)
         self.connections: list[PeerConnection] = []
-        self._sockets: dict[int, ServerConnection] = {}
+        self._sockets: dict[int, WSTransport] = {}
         self._ids = itertools.count(1)
-        self._server: Server | None = None
+        self._server: asyncio.Server | None = None
         self._ticker: asyncio.Task[None] | None = None
         self.port = 0
 
@@ -94,7 +94,9 @@ class LeanRealtime:
         return f"ws://127.0.0.1:{self.port}/v1"
 
     async def start(self) -> None:
-        self._server = await serve(self._handle, "127.0.0.1", 0, compression=None, max_size=1 << 20)
+        self._server = await ws_create_server(
+            lambda _request: _PeerSocket(self), "127.0.0.1", 0, max_frame_size=1 << 20
+        )
         self.port = self._server.sockets[0].getsockname()[1]
         self._ticker = asyncio.create_task(self._stream_every_connection())
 
@@ -103,12 +105,14 @@ class LeanRealtime:
             self._ticker.cancel()
         if self._server is not None:
             self._server.close()
+            for ws in list(self._sockets.values()):
+                ws.disconnect(graceful=False)
             await self._server.wait_closed()
 
     def _id(self, prefix: str) -> str:
         return f"{prefix}_{next(self._ids):08d}"
 
-    async def _handle(self, ws: ServerConnection) -> None:
+    def connected(self, ws: WSTransport) -> PeerConnection:
         peer = PeerConnection(len(self.connections))
         self.connections.append(peer)
         self._sockets[peer.index] = ws
@@ -118,49 +122,48 @@ class LeanRealtime:
             "id": self._id("sess"),
             "model": "gpt-realtime",
         }
-        try:
-            await ws.send(
-                orjson.dumps({"type": "session.created", "event_id": self._id("event"), "session": session})
+        self._send(ws, {"type": "session.created", "session": session})
+        return peer
+
+    def disconnected(self, peer: PeerConnection) -> None:
+        self._sockets.pop(peer.index, None)
+
+    def received(self, ws: WSTransport, peer: PeerConnection, raw: bytes) -> None:
+        now = time.perf_counter()
+        event = orjson.loads(raw)
+        kind = event.get("type")
+        if kind == "input_audio_buffer.append":
+            self._append(ws, peer, event.get("audio") or "", now)
+        elif kind == "session.update":
+            self._update(ws, peer, event.get("session") or {})
+        elif kind == "response.create":
+            self._respond(ws, peer)
+        elif kind == "response.cancel":
+            self._finish(ws, peer, "cancelled")
+        elif kind == "conversation.item.truncate":
+            self._send(
+                ws,
+                {
+                    "type": "conversation.item.truncated",
+                    "item_id": event.get("item_id"),
+                    "content_index": 0,
+                    "audio_end_ms": event.get("audio_end_ms", 0),
+                },
             )
-            async for raw in ws:
-                now = time.perf_counter()
-                event = orjson.loads(raw)
-                kind = event.get("type")
-                if kind == "input_audio_buffer.append":
-                    await self._append(ws, peer, event.get("audio") or "", now)
-                elif kind == "session.update":
-                    await self._update(ws, peer, event.get("session") or {})
-                elif kind == "response.create":
-                    await self._respond(ws, peer)
-                elif kind == "response.cancel":
-                    await self._finish(ws, peer, "cancelled")
-                elif kind == "conversation.item.truncate":
-                    await self._send(
-                        ws,
-                        {
-                            "type": "conversation.item.truncated",
-                            "item_id": event.get("item_id"),
-                            "content_index": 0,
-                            "audio_end_ms": event.get("audio_end_ms", 0),
-                        },
-                    )
-        except ConnectionClosed:
-            pass
-        finally:
-            self._sockets.pop(peer.index, None)
 
-    async def _send(self, ws: ServerConnection, event: dict[str, Any]) -> None:
-        await ws.send(orjson.dumps({"event_id": self._id("event"), **event}).decode())
+    def _send(self, ws: WSTransport, event: dict[str, Any]) -> None:
+        if not ws.is_disconnected:
+            ws.send(TEXT, orjson.dumps({"event_id": self._id("event"), **event}))
 
-    async def _update(self, ws: ServerConnection, peer: PeerConnection, session: dict[str, Any]) -> None:
+    def _update(self, ws: WSTransport, peer: PeerConnection, session: dict[str, Any]) -> None:
         turn = ((session.get("audio") or {}).get("input") or {}).get("turn_detection") or {}
         peer.create_response = bool(turn.get("create_response", True))
         peer.interrupt_response = bool(turn.get("interrupt_response", True))
-        await self._send(ws, {"type": "session.updated", "session": {"type": "realtime", **session}})
+        self._send(ws, {"type": "session.updated", "session": {"type": "realtime", **session}})
 
-    async def _respond(self, ws: ServerConnection, peer: PeerConnection) -> None:
+    def _respond(self, ws: WSTransport, peer: PeerConnection) -> None:
         if peer.response_id is not None:
-            await self._send(
+            self._send(
                 ws,
                 {
                     "type": "error",
@@ -180,11 +183,11 @@ class LeanRealtime:
             "status": "in_progress",
             "output": [],
         }
-        await self._send(ws, {"type": "response.created", "response": response})
+        self._send(ws, {"type": "response.created", "response": response})
 
-    async def _finish(self, ws: ServerConnection, peer: PeerConnection, status: str) -> None:
+    def _finish(self, ws: WSTransport, peer: PeerConnection, status: str) -> None:
         if peer.response_id is None:
-            await self._send(
+            self._send(
                 ws,
                 {
                     "type": "error",
@@ -198,28 +201,28 @@ class LeanRealtime:
             return
         response = {"id": peer.response_id, "object": "realtime.response", "status": status, "output": []}
         peer.response_id = peer.item_id = None
-        await self._send(ws, {"type": "response.done", "response": response})
+        self._send(ws, {"type": "response.done", "response": response})
 
-    async def _append(self, ws: ServerConnection, peer: PeerConnection, audio: str, now: float) -> None:
+    def _append(self, ws: WSTransport, peer: PeerConnection, audio: str, now: float) -> None:
         """One append: one 20 ms frame, or several (a bridge may batch silence)."""
         peer.append_messages += 1
         if audio == SILENCE or len(audio) <= len(SILENCE):
             peer.appends.append(now)
-            await self._hear(ws, peer, audio != SILENCE, len(peer.appends))
+            self._hear(ws, peer, audio != SILENCE, len(peer.appends))
             return
         frames = max(1, len(base64.b64decode(audio)) // FRAME_BYTES)
         voice = audio != silence(frames)
         for _ in range(frames):
             peer.appends.append(now)
-            await self._hear(ws, peer, voice, len(peer.appends))
+            self._hear(ws, peer, voice, len(peer.appends))
 
-    async def _hear(self, ws: ServerConnection, peer: PeerConnection, voice: bool, n: int) -> None:
+    def _hear(self, ws: WSTransport, peer: PeerConnection, voice: bool, n: int) -> None:
         if voice:
             peer.voiced, peer.quiet = peer.voiced + 1, 0
             if not peer.speaking and peer.voiced >= self.vad_frames:
                 peer.speaking = True
                 peer.speech_started.append(time.perf_counter())
-                await self._send(
+                self._send(
                     ws,
                     {
                         "type": "input_audio_buffer.speech_started",
@@ -228,7 +231,7 @@ class LeanRealtime:
                     },
                 )
                 if peer.interrupt_response and peer.response_id is not None:
-                    await self._finish(ws, peer, "cancelled")
+                    self._finish(ws, peer, "cancelled")
             return
         peer.quiet += 1
         if peer.quiet == 1 and not peer.speaking:
@@ -236,13 +239,13 @@ class LeanRealtime:
         if peer.speaking and peer.quiet >= self.silence_frames:
             peer.speaking, peer.voiced = False, 0
             item = self._id("item")
-            await self._send(
+            self._send(
                 ws, {"type": "input_audio_buffer.speech_stopped", "audio_end_ms": n * 20, "item_id": item}
             )
-            await self._send(
+            self._send(
                 ws, {"type": "input_audio_buffer.committed", "previous_item_id": None, "item_id": item}
             )
-            await self._send(
+            self._send(
                 ws,
                 {
                     "type": "conversation.item.input_audio_transcription.completed",
@@ -252,7 +255,7 @@ class LeanRealtime:
                 },
             )
             if peer.create_response:
-                await self._respond(ws, peer)
+                self._respond(ws, peer)
 
     async def _stream_every_connection(self) -> None:
         """One delta per active reply every 100 ms: one timer for every connection."""
@@ -279,7 +282,24 @@ class LeanRealtime:
                     "content_index": 0,
                     "delta": base64.b64encode(audio).decode("ascii"),
                 }
-                try:
-                    await self._send(ws, delta)
-                except ConnectionClosed:
-                    continue
+                self._send(ws, delta)
+
+
+class _PeerSocket(WSListener):  # type: ignore[misc]
+    def __init__(self, peer: LeanRealtime) -> None:
+        self.peer = peer
+        self.connection: PeerConnection | None = None
+
+    def on_ws_connected(self, transport: WSTransport) -> None:
+        self.connection = self.peer.connected(transport)
+
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        if frame.msg_type is TEXT and self.connection is not None:
+            self.peer.received(transport, self.connection, frame.get_payload_as_bytes())
+        elif frame.msg_type is WSMsgType.CLOSE:
+            transport.send_close(frame.get_close_code())
+            transport.disconnect()
+
+    def on_ws_disconnected(self, transport: WSTransport) -> None:
+        if self.connection is not None:
+            self.peer.disconnected(self.connection)

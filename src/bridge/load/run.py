@@ -47,9 +47,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+RELAYS = {  # the baselines: the tutorial's pattern, and the same on picows (the floor of forwarding)
+    "tutorial": "bridge.load.tutorial_relay",
+    "picows relay": "bridge.load.picows_relay",
+}
+
+
 def server_command(kind: str, port: int, realtime_url: str, db: str, workers: int = 1) -> list[str]:
-    if kind == "tutorial":
-        return [sys.executable, "-m", "bridge.load.tutorial_relay", str(port), realtime_url]
+    if kind in RELAYS:
+        return [sys.executable, "-m", RELAYS[kind], str(port), realtime_url]
     return [
         sys.executable, "-m", "bridge.cli", "--log-level", "WARNING", "serve",
         "--host", "127.0.0.1", "--port", str(port), "--realtime-url", realtime_url,
@@ -139,7 +145,7 @@ async def server_under_test(
 async def run_server(
     kind: str, plan: LoadPlan, workdir: str, progress: Callable[[str], None] = lambda _: None
 ) -> dict[str, Any]:
-    """Every step of the plan against one server ("fastgate" or "tutorial"); stops early once it fails."""
+    """Every step of the plan against one server (fastgate or a relay); stops early once it fails."""
     steps: list[dict[str, Any]] = []
     name = series_name(kind, plan.workers)
     async with server_under_test(kind, workdir, pin=plan.pin, workers=plan.workers) as server:

@@ -16,6 +16,16 @@ from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 
 KEY_HEADER = {"Authorization": "Bearer k"}
+SESSION = {
+    "type": "realtime",
+    "audio": {
+        "input": {
+            "format": {"type": "audio/pcmu"},
+            "turn_detection": {"type": "server_vad", "silence_duration_ms": 600, "interrupt_response": True},
+        },
+        "output": {"format": {"type": "audio/pcmu"}},
+    },
+}
 
 
 class TutorialRelay:
@@ -26,21 +36,7 @@ class TutorialRelay:
         async with connect(
             f"{self.realtime_base}/realtime?model=gpt-realtime", additional_headers=KEY_HEADER
         ) as rt:
-            session = {
-                "type": "realtime",
-                "audio": {
-                    "input": {
-                        "format": {"type": "audio/pcmu"},
-                        "turn_detection": {
-                            "type": "server_vad",
-                            "silence_duration_ms": 600,
-                            "interrupt_response": True,
-                        },
-                    },
-                    "output": {"format": {"type": "audio/pcmu"}},
-                },
-            }
-            await rt.send(json.dumps({"type": "session.update", "session": session}))
+            await rt.send(json.dumps({"type": "session.update", "session": SESSION}))
             await rt.send(json.dumps({"type": "response.create"}))
             state: dict = {"sid": None, "item": None, "started": None}
             await asyncio.gather(

@@ -129,6 +129,7 @@ class CallSession:
         self._last_heard = self.started_at  # the last message from Twilio
         self._events: asyncio.Queue[Event | None] = asyncio.Queue()
         self._closing: asyncio.Task[None] | None = None
+        self._finishing: asyncio.Task[None] | None = None
         self._app_task: asyncio.Task[None] | None = None
         self._realtime_task: asyncio.Task[None] | None = None
         self._tick: asyncio.TimerHandle | None = None
@@ -185,7 +186,7 @@ class CallSession:
             else:
                 self.call.end(EndReason.TWILIO_ERROR, error)
         self._safely(self.flush)
-        self._loop.create_task(self._finish())
+        self._finishing = self._loop.create_task(self._finish())  # held: the loop keeps weak references
 
     def _guarded(self, handler: Callable[[Any], None]) -> Callable[[Any], None]:
         """One call's bug ends that call (logged), never the socket library's loop or another call."""
