@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
+import weakref
 
 import aiohttp
 import pytest
@@ -149,3 +151,24 @@ def test_joined_frames_parse_as_the_same_messages(size):
         frame = done.value.value
         assert frame.fin and frame.opcode is Opcode.TEXT and frame.data.decode() == text
     assert reader.at_eof()
+
+
+def test_an_ended_call_is_freed_without_waiting_for_the_garbage_collector():
+    async def go():
+        async with (
+            stack() as (_sim, server, port, _sc),
+            connect(f"ws://127.0.0.1:{port}/media-stream") as ws,
+        ):
+            await ws.send(start())
+            await wait_for(lambda: server.sessions)
+            session = weakref.ref(next(iter(server.sessions)))
+            gc.disable()  # from here only reference counting frees anything
+            try:
+                await ws.send(json.dumps({"event": "stop", "streamSid": "MZtest", "stop": {}}))
+                await wait_for(lambda: server.finished)
+                await asyncio.sleep(0.2)
+                assert session() is None
+            finally:
+                gc.enable()
+
+    run(go())

@@ -358,6 +358,14 @@ class CallSession:
             if self.twilio is not None:
                 metrics.CALLS_ACTIVE.dec()
             self._finished(self, report)
+            self._let_go()
+
+    def _let_go(self) -> None:
+        """Drop the references that close cycles (session → socket → listener → session, timer, tasks):
+        an ended call's objects are freed by reference counting, not left for a full garbage collection."""
+        self.twilio = self.realtime = None
+        self._tick = None
+        self._app_task = self._realtime_task = self._closing = self._finishing = None
 
     # -- the application ----------------------------------------------------------------------------------
     async def _application(self) -> None:
