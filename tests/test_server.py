@@ -58,6 +58,20 @@ async def wait_for(predicate, timeout: float = 10.0) -> None:
             await asyncio.sleep(0.01)
 
 
+def bridge_server(realtime_url: str, **settings: Any) -> BridgeServer:
+    """A server on a free port of 127.0.0.1 in front of the given Realtime endpoint."""
+    return BridgeServer(
+        Settings(host="127.0.0.1", port=0, realtime_url=realtime_url, api_key=KEY, **settings)
+    )
+
+
+async def hang_up(ws: Any, server: BridgeServer, sid: str = "MZtest") -> Any:
+    """The caller's `stop`, then the call's report once the server has finished the call."""
+    await ws.send(json.dumps({"event": "stop", "streamSid": sid, "stop": {}}))
+    await wait_for(lambda: server.finished)
+    return server.finished[-1]
+
+
 def media(sid: str, frame: bytes = b"\xff" * 160) -> str:
     return json.dumps(
         {
@@ -170,9 +184,7 @@ def test_bad_messages_mid_call_are_skipped_and_the_call_goes_on():
                 for _ in range(5):
                     await ws.send(media("MZtest"))
                 await wait_for(lambda: sim.sessions and len(sim.sessions[0].input_audio) >= 800)
-                await ws.send(json.dumps({"event": "stop", "streamSid": "MZtest", "stop": {}}))
-            await wait_for(lambda: server.finished)
-            report = server.finished[-1]
+                report = await hang_up(ws, server)
             assert report.stats.malformed_twilio == 5 and report.ended == "caller hung up"
             assert len(sim.sessions[0].input_audio) == 800
             await wait_for(lambda: sim.sessions[0].closed.is_set())  # the Realtime session was closed too
@@ -409,15 +421,10 @@ def test_a_realtime_server_that_goes_silent_ends_the_call_within_two_ping_interv
     async def go():
         silent = await asyncio.start_server(silent_after_handshake, "127.0.0.1", 0)
         rt_port = silent.sockets[0].getsockname()[1]
-        server = BridgeServer(
-            Settings(
-                host="127.0.0.1",
-                port=0,
-                realtime_url=f"ws://127.0.0.1:{rt_port}/v1",
-                api_key=KEY,
-                realtime_ping_interval=0.3,
-                unavailable_prompt=short_prompt(tmp_path),
-            )
+        server = bridge_server(
+            f"ws://127.0.0.1:{rt_port}/v1",
+            realtime_ping_interval=0.3,
+            unavailable_prompt=short_prompt(tmp_path),
         )
         port = await server.start()
         try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import json
 import weakref
 
 import aiohttp
@@ -16,11 +15,9 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.frames import Frame, Opcode
 from websockets.streams import StreamReader
 
-from bridge.server.app import BridgeServer
 from bridge.server.front_door import is_media_request
-from bridge.server.settings import Settings
 from bridge.server.sockets import Messages, MessageTooBig, server_text_frames
-from test_server import KEY, media, run, stack, start, wait_for
+from test_server import bridge_server, hang_up, media, run, stack, start, wait_for
 
 TEXT, BINARY, MORE = WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.CONTINUATION
 
@@ -95,9 +92,7 @@ def test_one_port_serves_http_the_media_socket_and_refuses_the_rest():
                 for _ in range(4):
                     await ws.send(media("MZtest"))
                 await wait_for(lambda: sim.sessions and len(sim.sessions[0].input_audio) >= 800)
-                await ws.send(json.dumps({"event": "stop", "streamSid": "MZtest", "stop": {}}))
-            await wait_for(lambda: server.finished)
-            report = server.finished[-1]
+                report = await hang_up(ws, server)
             assert report.stats.malformed_twilio == 0 and report.ended == "caller hung up"
 
     run(go())
@@ -116,15 +111,7 @@ def test_an_oversized_realtime_message_ends_the_call_with_the_reason():
     async def go():
         async with serve(too_big, "127.0.0.1", 0, compression=None) as realtime:
             rt_port = realtime.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-            server = BridgeServer(
-                Settings(
-                    host="127.0.0.1",
-                    port=0,
-                    realtime_url=f"ws://127.0.0.1:{rt_port}/v1",
-                    api_key=KEY,
-                    realtime_max_message_bytes=4096,
-                )
-            )
+            server = bridge_server(f"ws://127.0.0.1:{rt_port}/v1", realtime_max_message_bytes=4096)
             port = await server.start()
             try:
                 async with connect(f"ws://127.0.0.1:{port}/media-stream") as ws:
@@ -164,8 +151,7 @@ def test_an_ended_call_is_freed_without_waiting_for_the_garbage_collector():
             session = weakref.ref(next(iter(server.sessions)))
             gc.disable()  # from here only reference counting frees anything
             try:
-                await ws.send(json.dumps({"event": "stop", "streamSid": "MZtest", "stop": {}}))
-                await wait_for(lambda: server.finished)
+                await hang_up(ws, server)
                 await asyncio.sleep(0.2)
                 assert session() is None
             finally:
