@@ -18,6 +18,7 @@ import orjson
 from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
 from bridge.load.lean_realtime import SILENCE, read_tag
+from bridge.server.sockets import answered_close
 from fastgate import FRAME_BYTES, FRAME_MS
 
 # After the words, the silence that ends the turn: the server's VAD needs it at once (a bridge may batch
@@ -149,9 +150,8 @@ class _Reader(WSListener):  # type: ignore[misc]
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         if frame.msg_type is TEXT:
             self.caller.received(frame.get_payload_as_bytes())
-        elif frame.msg_type is WSMsgType.CLOSE:
-            transport.send_close(frame.get_close_code())
-            transport.disconnect()
+        else:
+            answered_close(transport, frame)
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
         self.caller.closed = True

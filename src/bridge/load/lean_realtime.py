@@ -27,6 +27,7 @@ from typing import Any
 import orjson
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_create_server
 
+from bridge.server.sockets import answered_close
 from fastgate import FRAME_BYTES
 
 TAG = b"\x7f\x7e\x7d\x7c"  # then >HH: connection, reply number
@@ -296,9 +297,8 @@ class _PeerSocket(WSListener):  # type: ignore[misc]
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         if frame.msg_type is TEXT and self.connection is not None:
             self.peer.received(transport, self.connection, frame.get_payload_as_bytes())
-        elif frame.msg_type is WSMsgType.CLOSE:
-            transport.send_close(frame.get_close_code())
-            transport.disconnect()
+        else:
+            answered_close(transport, frame)
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
         if self.connection is not None:

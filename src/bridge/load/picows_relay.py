@@ -17,6 +17,7 @@ import uvloop
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect, ws_create_server
 
 from bridge.load.tutorial_relay import KEY_HEADER, SESSION
+from bridge.server.sockets import answered_close
 
 TEXT = WSMsgType.TEXT
 
@@ -72,11 +73,7 @@ class TwilioSide(WSListener):  # type: ignore[misc]
         self.realtime, self.waiting = realtime, []
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
-        if frame.msg_type is WSMsgType.CLOSE:
-            transport.send_close(frame.get_close_code())
-            transport.disconnect()
-            return
-        if frame.msg_type is not TEXT:
+        if answered_close(transport, frame) or frame.msg_type is not TEXT:
             return
         msg = json.loads(frame.get_payload_as_bytes())
         if msg["event"] == "start":

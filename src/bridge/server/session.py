@@ -32,7 +32,7 @@ from bridge.core.events import BargeInStarted, EndReason, Event
 from bridge.core.stats import BargeIn, CallStats
 from bridge.protocol import twilio
 from bridge.server import metrics
-from bridge.server.sockets import CallSocket, server_text_frames
+from bridge.server.sockets import CallSocket, close_reason, server_text_frames
 from bridge.server.stream_token import PARAMETER as TOKEN_PARAMETER
 from bridge.server.stream_token import StreamTokens
 
@@ -118,7 +118,6 @@ class CallSession:
         self.call = Call(settings.call, tools=app.tools or None, now_ms=self.started_at)
         self.twilio: WSTransport | None = None
         self.realtime: WSTransport | None = None
-        self._realtime_end = "no close frame"  # how the Realtime socket ended
         self._realtime_early: list[bytes] | None = []  # messages before the session is set up
         self.log_lines: list[tuple[float, Log]] = []
         self.app_errors = 0
@@ -228,7 +227,7 @@ class CallSession:
             s.realtime_max_message_bytes,
             self._guarded(self._from_realtime),
             self._guarded(self._realtime_gone),
-            self._realtime_closed,
+            lambda _said, _error: None,  # read from the transport once wait_disconnected() returns
         )
         try:
             async with asyncio.timeout(s.realtime_connect_timeout):
@@ -257,13 +256,11 @@ class CallSession:
             self._from_realtime(data)
         try:
             await transport.wait_disconnected()
-            why = self._realtime_end
+            said, error = close_reason(transport)
+            why = error or said
         except Exception as exc:  # picows closed it for a protocol error (e.g. a frame over the limit)
             why = str(exc) or type(exc).__name__
         self._realtime_gone(why)
-
-    def _realtime_closed(self, said: str, error: str | None) -> None:
-        self._realtime_end = error or said
 
     def _from_realtime(self, data: bytes) -> None:
         if self._realtime_early is not None:  # before realtime_connected: in order, right after it

@@ -52,6 +52,16 @@ class Messages:
         return None
 
 
+def answered_close(transport: WSTransport, frame: WSFrame) -> bool:
+    """A close frame from the peer: answered (unless ours went first) and the socket let go."""
+    if frame.msg_type is not WSMsgType.CLOSE:
+        return False
+    if not transport.is_close_frame_sent:
+        transport.send_close(frame.get_close_code())
+    transport.disconnect()
+    return True
+
+
 def close_reason(transport: WSTransport) -> tuple[str, str | None]:
     """How a socket ended: what the peer said, and the protocol error we closed it for (if any)."""
     handshake = transport.close_handshake
@@ -82,10 +92,7 @@ class CallSocket(WSListener):  # type: ignore[misc]
         self.connected(transport)
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
-        if frame.msg_type is WSMsgType.CLOSE:
-            if not transport.is_close_frame_sent:
-                transport.send_close(frame.get_close_code())
-            transport.disconnect()
+        if answered_close(transport, frame):
             return
         try:
             data = self.messages.feed(frame)
