@@ -7,6 +7,7 @@ import asyncio
 import json
 import re
 import signal
+import time
 import urllib.request
 from pathlib import Path
 
@@ -34,6 +35,17 @@ def answering_pid(port: int) -> int:
         return int(json.loads(r.read())["pid"])
 
 
+def answering_pids(port: int, expected: int, seconds: float = 10.0) -> set[int]:
+    """The workers that answer /healthz; the port accepts once the first has bound, so the others get
+    a few seconds to bind theirs."""
+    deadline = time.monotonic() + seconds
+    seen: set[int] = set()
+    while len(seen) < expected and time.monotonic() < deadline:
+        seen.update(answering_pid(port) for _ in range(24))
+        time.sleep(0.1)
+    return seen
+
+
 def scrape(port: int) -> str:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
         return r.read().decode()
@@ -52,7 +64,7 @@ def test_two_workers_share_the_port_sum_their_metrics_and_drain_on_sigterm(tmp_p
             try:
                 workers = children(server.pid)
                 assert len(workers) == 2
-                assert {answering_pid(port) for _ in range(24)} == set(workers)  # the kernel spreads them
+                assert answering_pids(port, len(workers)) == set(workers)  # the kernel spreads them
                 calls = [
                     TwilioCaller(f"ws://127.0.0.1:{port}/media-stream", scenario, time_scale=0.25).run()
                     for _ in range(8)
