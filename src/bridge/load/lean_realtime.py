@@ -40,6 +40,7 @@ def silence(frames: int) -> str:
 
 
 DELTA_MS = 100
+DELTA_SLOTS = 5
 TEXT = WSMsgType.TEXT
 TRANSCRIPT = "לא, קריית שמונה"
 
@@ -259,13 +260,19 @@ class LeanRealtime:
                 self._respond(ws, peer)
 
     async def _stream_every_connection(self) -> None:
-        """One delta per active reply every 100 ms: one timer for every connection."""
+        """One delta per active reply every 100 ms, from one timer for every connection that wakes
+        `DELTA_SLOTS` times per delta, each time for its share of the connections: the sessions' replies
+        are not in step, so their deltas reach the bridge spread over the 100 ms, not in one burst."""
         step = DELTA_MS * 8
         due = time.perf_counter()
+        slot = 0
         while True:
-            due += DELTA_MS / 1000
+            due += DELTA_MS / 1000 / DELTA_SLOTS
             await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            slot = (slot + 1) % DELTA_SLOTS
             for index, ws in list(self._sockets.items()):
+                if index % DELTA_SLOTS != slot:
+                    continue
                 peer = self.connections[index]
                 if peer.response_id is None:
                     continue
