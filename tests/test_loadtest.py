@@ -7,8 +7,11 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from bridge.load.run import headline
 
 
 def loadtest(*args: str) -> subprocess.CompletedProcess[str]:
@@ -35,6 +38,8 @@ def test_a_short_ramp_measures_fastgate_and_the_tutorial_relay_in_one_run(tmp_pa
     ours = result["results"][1]["steps"][-1]
     assert ours["barge_ins"] >= 4 and ours["barge_ins_missed"] == 0  # each caller interrupted the AI
     assert ours["onset_to_clear_ms"]["p99"] < 200  # the pause on the bridge's own hearing
+    ran = [line.split()[0] for line in done.stdout.splitlines() if " calls  CPU " in line]
+    assert ran == ["tutorial", "fastgate", "fastgate", "tutorial"]  # each step against both, order rotating
 
 
 def test_the_floor_relay_forwards_every_frame_and_is_compared_with_the_tutorial(tmp_path: Path) -> None:
@@ -78,3 +83,22 @@ def test_the_soak_mode_reports_memory_descriptors_and_frames(tmp_path: Path) -> 
 def test_bad_steps_are_a_usage_error() -> None:
     done = loadtest("--steps", "ten")
     assert done.returncode == 2 and "comma-separated numbers of calls" in done.stderr
+
+
+def step(calls: int, forward_p99: float, reaction_p99: float | None = 1.0, lost: int = 0) -> dict[str, Any]:
+    return {
+        "calls": calls,
+        "calls_held": calls,
+        "frames_lost": lost,
+        "barge_ins_missed": 0,
+        "forward_ms": {"p99": forward_p99},
+        "reaction_ms": {"p99": reaction_p99},
+    }
+
+
+def test_the_headline_is_the_last_step_before_the_first_that_fails() -> None:
+    steps = [step(100, 2.0), step(200, 4.0), step(300, 16.0), step(400, 9.0), step(500, 40.0)]
+    assert headline({"steps": steps}) == 200  # 400 passing after 300 failed is noise, not capacity
+    assert headline({"steps": [step(100, 2.0, reaction_p99=6.0)]}) == 0
+    assert headline({"steps": [step(100, 2.0), step(200, 2.0, lost=1)]}) == 100
+    assert headline({"steps": [step(200, 3.0, reaction_p99=None), step(100, 1.0)]}) == 200
