@@ -1,8 +1,9 @@
-"""The load test: a server under test in its own process, ramped through steps of concurrent calls.
+"""The load test: servers under test, each in its own process, ramped through steps of concurrent calls.
 
-Each step opens N lean callers against the server (which talks to one lean Realtime peer), lets
-them settle, measures for a window, then hangs them all up. The server is pinned to one core and
-the load generator to another where the OS allows, so the figures are the server's own.
+Each step opens N lean callers against a server (which talks to its own lean Realtime peer), lets
+them settle, measures for a window, then hangs them all up; every server takes each step in turn. The
+servers are pinned to one core and the load generator to another where the OS allows, so the figures
+are the server's own.
 """
 
 from __future__ import annotations
@@ -144,7 +145,7 @@ async def server_under_test(
 
 @dataclass
 class Series:
-    """One server's ramp: its process, its steps so far, and whether it has failed (then it rests)."""
+    """One server's ramp: its process, its steps so far, and whether it has saturated (then it rests)."""
 
     name: str
     plan: LoadPlan
@@ -167,7 +168,7 @@ async def run_servers(
 ) -> list[dict[str, Any]]:
     """Every server up at once (the idle ones cost nothing), and each step run against each in turn,
     the order rotating: a shared machine's drift over minutes then weighs on every server alike, not
-    on whichever ramp ran last. A server rests after the first step it fails."""
+    on whichever ramp ran last. A server rests after the first step that saturates it."""
     async with contextlib.AsyncExitStack() as stack:
         series: list[Series] = []
         for kind, plan in plans:
