@@ -93,27 +93,26 @@ def test_kill_9_mid_call_leaves_the_partial_lead_readable(tmp_path):
     store.close()
 
 
-def test_sigterm_drains_and_exits_cleanly(tmp_path):
-    server, _ = serve("ws://127.0.0.1:9/v1", str(tmp_path / "l.db"), "--drain-seconds", "2")
+def sigterm_log(server: subprocess.Popen[bytes]) -> str:
+    """SIGTERM the server, expect a clean exit, and return what it logged."""
     try:
         server.send_signal(signal.SIGTERM)
         assert server.wait(15) == 0
-        stderr = server.stderr.read().decode() if server.stderr else ""
-        assert "shutting down" in stderr and "NOT authenticated" in stderr
+        return server.stderr.read().decode() if server.stderr else ""
     finally:
         if server.poll() is None:
             server.kill()
+
+
+def test_sigterm_drains_and_exits_cleanly(tmp_path):
+    server, _ = serve("ws://127.0.0.1:9/v1", str(tmp_path / "l.db"), "--drain-seconds", "2")
+    stderr = sigterm_log(server)
+    assert "shutting down" in stderr and "NOT authenticated" in stderr
 
 
 def test_startup_objects_are_frozen_before_calls(tmp_path):
     """A full collection pauses every call's audio for as long as it scans: what startup built is left out."""
     server, _ = serve("ws://127.0.0.1:9/v1", str(tmp_path / "l.db"), "--log-level", "DEBUG", "--no-intake")
-    try:
-        server.send_signal(signal.SIGTERM)
-        assert server.wait(15) == 0
-        stderr = server.stderr.read().decode() if server.stderr else ""
-        frozen = [line for line in stderr.splitlines() if "kept out of the garbage collector" in line]
-        assert frozen and int(frozen[0].split(" startup objects")[0].split()[-1]) > 10_000, stderr[-2000:]
-    finally:
-        if server.poll() is None:
-            server.kill()
+    stderr = sigterm_log(server)
+    frozen = [line for line in stderr.splitlines() if "kept out of the garbage collector" in line]
+    assert frozen and int(frozen[0].split(" startup objects")[0].split()[-1]) > 10_000, stderr[-2000:]
