@@ -6,7 +6,7 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 
 optimise = ["-O3"] if os.name != "nt" else ["/O2"]
-modules = ["_codec", "_gate", "_twilio"]
+modules = ["_codec", "_echo", "_gate", "_twilio"]
 extensions = [
     Extension(
         f"fastgate.{name}",

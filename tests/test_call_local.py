@@ -6,12 +6,9 @@ from __future__ import annotations
 import base64
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from bridge.core.config import CallConfig, LocalDetection
 from bridge.core.interruption import Verdict, classify
-from bridge.core.onset import EchoGuard
 from helpers import (
     LOUD,
     QUIET,
@@ -162,28 +159,3 @@ def test_local_detection_off_is_todays_hard_barge_in():
 )
 def test_transcripts_decide_between_a_backchannel_and_a_turn(transcript, verdict):
     assert classify(transcript, LocalDetection().backchannels)[0] is verdict
-
-
-def test_the_echo_guard_learns_a_speakerphone_and_a_handset():
-    speaker, handset = EchoGuard(2.0, 400), EchoGuard(2.0, 400)
-    for k in range(80):
-        ai = 4000 if k % 10 < 7 else 300
-        speaker.played(ai)
-        handset.played(ai)
-        speaker.heard(ai // 4)  # -12 dB of the AI comes back
-        handset.heard(8)  # line noise only
-    assert speaker.heard(1000) and not speaker.heard(3500)  # echo; the caller talking over it
-    assert not handset.heard(600) and handset.echo_return < 0.01
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.lists(st.integers(min_value=0, max_value=4000), min_size=1, max_size=200))
-def test_the_echo_return_is_the_90th_percentile_of_the_last_50_shares(inbound):
-    guard = EchoGuard(margin=2.0, lag_ms=0)
-    shares: list[float] = []
-    for rms in inbound:
-        guard.played(1000)
-        guard.heard(rms)
-        shares = [*shares, rms / 1000][-50:]
-        if len(shares) >= 25:
-            assert guard.echo_return == sorted(shares)[len(shares) * 9 // 10]
