@@ -209,6 +209,43 @@ def test_oversized_twilio_message_ends_only_that_call():
     run(go())
 
 
+def test_a_bug_in_one_calls_handling_ends_that_call_alone(caplog):
+    """The message handlers guard themselves (they run inside the socket library's callbacks): a bug
+    while handling one call's Twilio frame or Realtime event ends that call, logged, and no other."""
+
+    def boom(*_args: Any) -> None:
+        raise RuntimeError("a bug")
+
+    async def go():
+        async with stack() as (sim, server, port, _sc):
+            url = f"ws://127.0.0.1:{port}/media-stream"
+            async with connect(url) as a, connect(url) as b, connect(url) as c:
+                for ws, sid in ((a, "MZa"), (b, "MZb"), (c, "MZc")):
+                    await ws.send(start(sid))
+                await wait_for(
+                    lambda: len(sim.sessions) == 3 and all(s.call.session_ready for s in server.sessions)
+                )
+                by_sid = {s.call.stream_sid: s for s in server.sessions}
+                by_sid["MZa"].call.receive_twilio = boom  # type: ignore[method-assign]
+                by_sid["MZb"].call.receive_realtime = boom  # type: ignore[method-assign]
+                await a.send(media("MZa"))  # through the socket library's callback
+                await wait_for(lambda: len(server.finished) == 1)
+                by_sid["MZb"]._from_realtime(
+                    b'{"type":"rate_limits.updated","rate_limits":[]}'
+                )  # what its callback calls
+                await wait_for(lambda: len(server.finished) == 2)
+                assert {r.ended for r in server.finished} == {"internal error (RuntimeError('a bug'))"}
+                assert {r.call_sid for r in server.finished} == {"CAtest"}
+                assert [s.call.stream_sid for s in server.sessions] == ["MZc"]
+                before = len(sim.sessions[2].input_audio)
+                for _ in range(5):
+                    await c.send(media("MZc"))
+                await wait_for(lambda: len(sim.sessions[2].input_audio) >= before + 800)
+            assert caplog.text.count("call failed") == 2
+
+    run(go())
+
+
 def short_prompt(tmp_path) -> str:
     """A 0.1 s apology, so tests about ending a call are not also 7 s of listening to the shipped one."""
     path = tmp_path / "sorry.ulaw"

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport
 
 NORMAL_CLOSE = frozenset({WSCloseCode.OK, WSCloseCode.GOING_AWAY})
+TEXT, BINARY = WSMsgType.TEXT, WSMsgType.BINARY
 
 
 class MessageTooBig(Exception):
@@ -92,6 +93,15 @@ class CallSocket(WSListener):  # type: ignore[misc]
         self.connected(transport)
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        kind = frame.msg_type
+        if (
+            (kind is TEXT or kind is BINARY)
+            and frame.fin
+            and self.messages.parts is None
+            and frame.payload_size <= self.messages.limit
+        ):  # a whole message in one frame, as Twilio and OpenAI send every one: no detour
+            self.message(frame.get_payload_as_bytes())
+            return
         if answered_close(transport, frame):
             return
         try:
