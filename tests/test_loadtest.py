@@ -35,6 +35,7 @@ def test_a_short_ramp_measures_fastgate_and_the_tutorial_relay_in_one_run(tmp_pa
                 step["frames_sent"] > step["calls"] * 10 / 0.02 * 0.9
             )  # every caller's frames, all appended
             assert step["forward_ms"]["p99"] is not None and step["cpu_ms_per_call_second"] > 0
+            assert isinstance(step["rss_kib_per_idle_call"], float)
     ours = result["results"][1]["steps"][-1]
     assert ours["barge_ins"] >= 4 and ours["barge_ins_missed"] == 0  # each caller interrupted the AI
     assert ours["onset_to_clear_ms"]["p99"] < 200  # the pause on the bridge's own hearing

@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bridge.load.run import LoadPlan, at_calls, run_loop, run_sync, soak
+from bridge.load.run import STEP_EXTRA_S, LoadPlan, at_calls, run_loop, run_sync, soak
 
 
 def calls_list(text: str) -> tuple[int, ...]:
@@ -103,7 +103,9 @@ def loadtest(args: argparse.Namespace) -> int:
 
 
 async def _soak(args: argparse.Namespace, work: str) -> dict[str, Any]:
-    round_s = min(30.0, max(2.0, args.soak_minutes * 60 / 4))  # at least four rounds to compare
+    # at least four rounds to compare: each also settles, and waits around its window
+    rounds_of = args.soak_minutes * 60 / 4 - LoadPlan.settle_s - STEP_EXTRA_S
+    round_s = min(30.0, max(2.0, rounds_of))
     return await soak("fastgate", args.calls, args.soak_minutes, round_s, work, print)
 
 

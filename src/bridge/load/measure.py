@@ -89,7 +89,8 @@ class Step:
     cpu_ms_per_call_second: float
     appends_per_call_second: float  # input_audio_buffer.append messages the Realtime peer received
     rss_mib: float
-    rss_kib_per_call: float  # (RSS with the calls - RSS idle) / calls
+    rss_kib_per_call: float  # (RSS with the calls talking - RSS of the server alone) / calls
+    rss_kib_per_idle_call: float  # ... every call connected, its Realtime session open, no caller audio yet
     open_fds: int
     forward_ms: dict[str, float | None]  # speech or turn-end frame sent -> its append at the Realtime peer
     forward_all_ms: dict[str, float | None]  # ... every frame, the silence long after the words too

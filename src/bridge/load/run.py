@@ -31,6 +31,8 @@ T = TypeVar("T")
 CYCLE_MS = 9000  # each caller interrupts the AI once per cycle (the measurement)
 SPEAK_AT_MS = 6000
 SPEECH_MS = 1500
+IDLE_S = 1.0  # after the calls connect and before their audio starts: RSS per idle call
+STEP_EXTRA_S = IDLE_S + 0.5 + 1.0  # a step's time beyond settling and its window (the sleeps in _step)
 
 
 @dataclass(frozen=True)
@@ -221,6 +223,8 @@ async def _step(n: int, plan: LoadPlan, server: UnderTest, idle_rss: int) -> Ste
     ]
     for i in range(0, n, 25):  # open in small batches, as calls arrive
         await asyncio.gather(*(c.open() for c in callers[i : i + 25]))
+    await asyncio.sleep(IDLE_S)  # the server opens each call's Realtime session
+    rss_idle_calls = rss_kib(pid)
     metronome = Metronome(callers)
     metronome.start()
     try:
@@ -252,6 +256,7 @@ async def _step(n: int, plan: LoadPlan, server: UnderTest, idle_rss: int) -> Ste
         appends_per_call_second=round((appends1 - appends0) / (wall * n), 1),
         rss_mib=round(rss / 1024, 1),
         rss_kib_per_call=round((rss - idle_rss) / n, 1),
+        rss_kib_per_idle_call=round((rss_idle_calls - idle_rss) / n, 1),
         open_fds=fds,
         forward_ms=ms(forward),
         forward_all_ms=ms(forward_all),
@@ -280,7 +285,8 @@ def _summary(kind: str, s: Step) -> str:
     return (
         f"{kind:9} {s.calls:5} calls  CPU {s.cpu_percent:5.1f} %  {s.cpu_ms_per_call_second:6.2f} ms/call-s  "
         f"appends {s.appends_per_call_second}/call-s  "
-        f"RSS {s.rss_mib:6.1f} MiB ({s.rss_kib_per_call:6.1f} KiB/call)  "
+        f"RSS {s.rss_mib:6.1f} MiB (KiB per call {s.rss_kib_per_idle_call:6.1f} idle, "
+        f"{s.rss_kib_per_call:6.1f} talking)  "
         f"forward p99 {s.forward_ms['p99']} ms  barge-in p99 {s.reaction_ms['p99']} ms  "
         f"lost {s.frames_lost}  lag {s.generator_lag_ms} ms"
     )
