@@ -28,7 +28,7 @@ from picows import WSCloseCode, WSError, WSMsgType, WSTransport, ws_connect
 from bridge.core.actions import Action, EndCall, Log, SendRealtime, SendTwilio
 from bridge.core.call import Call
 from bridge.core.commands import Application, Command
-from bridge.core.events import BargeInStarted, EndReason, Event
+from bridge.core.events import BargeInStarted, CallStarted, EndReason, Event
 from bridge.core.stats import BargeIn, CallStats
 from bridge.protocol import twilio
 from bridge.server import metrics
@@ -133,7 +133,6 @@ class CallSession:
         self._realtime_task: asyncio.Task[None] | None = None
         self._tick: asyncio.TimerHandle | None = None
         self._started = asyncio.Event()  # Twilio's `start` arrived: only then is a Realtime session paid for
-        self._start_seen = False  # the same, read on every caller frame (cheaper than the Event's method)
 
     # -- the Twilio socket (picows calls these) ---------------------------------------------------------
     def twilio_socket(self) -> CallSocket:
@@ -164,9 +163,6 @@ class CallSession:
                 return
             self._last_heard = now = self.now()
             call.receive_twilio(data, now)
-            if not self._start_seen and call.stream_sid is not None:
-                self._start_seen = True
-                self._started.set()
             if call.has_output:
                 self.flush()
         except Exception as exc:
@@ -426,6 +422,8 @@ class CallSession:
             self._send_twilio(to_twilio)
         events = self.call.events()
         for event in events:
+            if type(event) is CallStarted:
+                self._started.set()
             self._events.put_nowait(event)
         return events
 
