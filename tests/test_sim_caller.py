@@ -170,3 +170,25 @@ def test_server_hangup_ends_the_call():
     record, _ = run(call(script, scenario(hangup_after_ms=5000)))
     assert record.ended_by == "server"
     assert record.duration_ms < 2000
+
+
+def test_the_simulators_clock_never_wakes_a_peer_before_its_time():
+    """uvloop's timers count whole milliseconds and wake up to ~1 ms early; a simulated caller that
+    played its 20 ms slot early, stamped with the slot's time, would count a frame it played before a
+    `clear` as played after it."""
+    import random
+
+    import uvloop
+
+    from bridge.sim.clock import ScaledClock
+
+    async def go() -> list[float]:
+        clock, rng = ScaledClock(), random.Random(7)
+        late = []
+        for _ in range(200):
+            target = clock.now_ms() + rng.uniform(0.05, 3.0)
+            await clock.sleep_until_ms(target)
+            late.append(clock.now_ms() - target)
+        return late
+
+    assert min(uvloop.run(go())) >= 0

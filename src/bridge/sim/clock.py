@@ -24,7 +24,12 @@ class ScaledClock:
         await asyncio.sleep(max(0.0, ms) * self.time_scale / 1000.0)
 
     async def sleep_until_ms(self, target_ms: float) -> None:
-        await self.sleep_ms(target_ms - self.now_ms())
+        """Returns at `target_ms` or later, never before. An event loop may wake a timer early (uvloop's
+        count whole ms: up to ~1 ms); a peer that acted before its time would then stamp what it did
+        with a time still to come, out of order with what the other peer did meanwhile (a frame the
+        caller played before a `clear` counted after it)."""
+        while (left := target_ms - self.now_ms()) > 0:
+            await self.sleep_ms(left)
 
 
 class DelayLine:
