@@ -32,7 +32,9 @@ CYCLE_MS = 9000  # each caller interrupts the AI once per cycle (the issue's mea
 SPEAK_AT_MS = 6000
 SPEECH_MS = 1500
 IDLE_S = 1.0  # after the calls connect and before their audio starts: RSS per idle call
-STEP_EXTRA_S = IDLE_S + 0.5 + 1.0  # a step's time beyond settling and its window (the sleeps in _step)
+LAST_FRAMES_S = 0.5  # after the window: the last frames reach the peer
+LET_GO_S = 1.0  # after the hang-ups: the server lets the calls go
+STEP_EXTRA_S = IDLE_S + LAST_FRAMES_S + LET_GO_S  # a step's time beyond settling and its window
 
 
 @dataclass(frozen=True)
@@ -237,9 +239,9 @@ async def _step(n: int, plan: LoadPlan, server: UnderTest, idle_rss: int) -> Ste
         held = sum(not c.closed for c in callers)
     finally:
         await metronome.stop()
-    await asyncio.sleep(0.5)  # the last frames reach the peer
+    await asyncio.sleep(LAST_FRAMES_S)
     await asyncio.gather(*(c.close() for c in callers), return_exceptions=True)
-    await asyncio.sleep(1.0)  # the server lets the calls go
+    await asyncio.sleep(LET_GO_S)
     forward, forward_all, outbound, reaction, onset_clear, sent, lost, barge_ins, missed = latencies(
         callers, peer.connections, since, until
     )
